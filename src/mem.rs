@@ -1,0 +1,433 @@
+//! A sparse, page-granular model of a user address space.
+//!
+//! Faults are properties of pages, never random per access, because on real
+//! hardware they are: the same access to the same page in the same state always
+//! has the same result. Whether a fault is *resolved* depends on the context the
+//! kernel accesses user memory from: the v6.19 fast path runs with page faults
+//! disabled (`pagefault_disable()`), everything else may sleep and resolve them.
+//!
+//! Contents are stored sparsely, as 8-byte words, because a scenario touches a
+//! few dozen bytes: a 4 KiB buffer per page would dominate the fuzz targets'
+//! cost. Bytes never written read as zero (anonymous memory).
+
+use serde::{Deserialize, Serialize};
+
+/// The page size every modelled architecture uses here.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Page number of an address.
+pub fn page_of(addr: u64) -> u64 {
+    addr / PAGE_SIZE
+}
+
+/// The state of one user page.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    arbitrary::Arbitrary,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PageState {
+    /// Mapped, present and writable.
+    Present,
+    /// Present but write-protected for copy-on-write (after fork): reads
+    /// succeed; a write faults, and where faults can be resolved it breaks COW
+    /// and succeeds (the page becomes [`PageState::Present`]).
+    Cow,
+    /// Mapped but not present (never touched, swapped out, MADV_DONTNEED):
+    /// every access faults; where faults can be resolved the page is brought
+    /// in with its contents and becomes present.
+    NotPresent,
+    /// Mapped read-only (mprotect(PROT_READ)): reads succeed, writes always fail.
+    ReadOnly,
+    /// Mapped PROT_NONE: every access fails; the contents are kept, so an
+    /// mprotect back to read-write brings them back.
+    ProtNone,
+    /// Not mapped: every access fails.
+    Unmapped,
+}
+
+impl PageState {
+    pub const ALL: [PageState; 6] = [
+        PageState::Present,
+        PageState::Cow,
+        PageState::NotPresent,
+        PageState::ReadOnly,
+        PageState::ProtNone,
+        PageState::Unmapped,
+    ];
+
+    /// Whether a fault on this page can ever be resolved (the page is
+    /// accessible once faults are allowed).
+    pub fn resolvable(self) -> bool {
+        matches!(self, PageState::Cow | PageState::NotPresent)
+    }
+}
+
+/// Whether the kernel context that accesses user memory can resolve page faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultMode {
+    /// `pagefault_disable()` is in force (the v6.19 exit fast path): any fault fails.
+    Disabled,
+    /// Ordinary process context: resolvable faults are resolved.
+    Enabled,
+}
+
+/// Why a user access failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessError {
+    /// The range is not below TASK_SIZE (access_ok() fails, or the masked
+    /// kernel address faults): no page is touched.
+    BadAddress,
+    /// A page of the range faulted and the fault was not (or could not be) resolved.
+    Fault,
+}
+
+/// Read or write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessKind {
+    Read,
+    Write,
+}
+
+/// A sparse user address space below `task_size`.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UserMem {
+    /// Sorted by page number; pages not listed are unmapped.
+    pages: Vec<(u64, PageState)>,
+    /// Sorted by 8-byte-aligned address; words not listed are zero.
+    words: Vec<(u64, [u8; 8])>,
+    task_size: u64,
+}
+
+impl UserMem {
+    /// An empty address space whose valid user addresses are `[0, task_size)`.
+    pub fn new(task_size: u64) -> Self {
+        UserMem {
+            pages: Vec::new(),
+            words: Vec::new(),
+            task_size,
+        }
+    }
+
+    pub fn task_size(&self) -> u64 {
+        self.task_size
+    }
+
+    /// The state of the page that holds `addr`.
+    pub fn state(&self, addr: u64) -> PageState {
+        let page = page_of(addr);
+        match self.pages.binary_search_by_key(&page, |&(p, _)| p) {
+            Ok(i) => self.pages[i].1,
+            Err(_) => PageState::Unmapped,
+        }
+    }
+
+    /// Every mapped page (address, state), in address order.
+    pub fn pages(&self) -> impl Iterator<Item = (u64, PageState)> + '_ {
+        self.pages.iter().map(|&(p, s)| (p * PAGE_SIZE, s))
+    }
+
+    /// Set the state of the page holding `addr`. Pages at or above TASK_SIZE
+    /// cannot be mapped; asking for that is ignored (returns false).
+    pub fn set_state(&mut self, addr: u64, state: PageState) -> bool {
+        if addr >= self.task_size {
+            return false;
+        }
+        let page = page_of(addr);
+        match self.pages.binary_search_by_key(&page, |&(p, _)| p) {
+            Ok(i) => {
+                if state == PageState::Unmapped {
+                    self.pages.remove(i);
+                } else {
+                    self.pages[i].1 = state;
+                }
+            }
+            Err(i) => {
+                if state != PageState::Unmapped {
+                    self.pages.insert(i, (page, state));
+                }
+            }
+        }
+        true
+    }
+
+    /// Drop the contents of the page that holds `addr` (munmap, MADV_DONTNEED
+    /// on private anonymous memory): it reads as zeroes from now on.
+    pub fn zap_contents(&mut self, addr: u64) {
+        let base = page_of(addr) * PAGE_SIZE;
+        self.words
+            .retain(|&(w, _)| w < base || w >= base + PAGE_SIZE);
+    }
+
+    /// Whether `[addr, addr + len)` lies below TASK_SIZE (the access_ok() test).
+    pub fn access_ok(&self, addr: u64, len: u64) -> bool {
+        match addr.checked_add(len) {
+            Some(end) => end <= self.task_size,
+            None => false,
+        }
+    }
+
+    fn byte(&self, addr: u64) -> u8 {
+        let w = addr & !7;
+        match self.words.binary_search_by_key(&w, |&(a, _)| a) {
+            Ok(i) => self.words[i].1[(addr & 7) as usize],
+            Err(_) => 0,
+        }
+    }
+
+    fn set_byte(&mut self, addr: u64, value: u8) {
+        let w = addr & !7;
+        match self.words.binary_search_by_key(&w, |&(a, _)| a) {
+            Ok(i) => self.words[i].1[(addr & 7) as usize] = value,
+            Err(i) => {
+                if value != 0 {
+                    let mut word = [0u8; 8];
+                    word[(addr & 7) as usize] = value;
+                    self.words.insert(i, (w, word));
+                }
+            }
+        }
+    }
+
+    /// The pages `[addr, addr + len)` touches, in address order (len >= 1).
+    fn touched_pages(addr: u64, len: u64) -> impl Iterator<Item = u64> {
+        let first = page_of(addr);
+        let last = page_of(addr + (len - 1));
+        first..=last
+    }
+
+    /// Check (and in [`FaultMode::Enabled`], resolve) the pages of an access, in
+    /// address order, the way the CPU and the fault handler would: a resolvable
+    /// page is brought in even when a later page of the same access fails.
+    fn check(
+        &mut self,
+        addr: u64,
+        len: u64,
+        kind: AccessKind,
+        mode: FaultMode,
+    ) -> Result<(), AccessError> {
+        if len == 0 {
+            return Ok(());
+        }
+        if !self.access_ok(addr, len) {
+            return Err(AccessError::BadAddress);
+        }
+        for page in Self::touched_pages(addr, len) {
+            let a = page * PAGE_SIZE;
+            let next = match (self.state(a), kind, mode) {
+                (PageState::Present, _, _) => None,
+                (PageState::Cow | PageState::ReadOnly, AccessKind::Read, _) => None,
+                (PageState::Cow, AccessKind::Write, FaultMode::Enabled) => Some(PageState::Present),
+                (PageState::NotPresent, _, FaultMode::Enabled) => Some(PageState::Present),
+                _ => return Err(AccessError::Fault),
+            };
+            if let Some(state) = next {
+                self.set_state(a, state);
+            }
+        }
+        Ok(())
+    }
+
+    /// Kernel read of `N` bytes (get_user, unsafe_get_user, copy_from_user).
+    pub fn read<const N: usize>(
+        &mut self,
+        addr: u64,
+        mode: FaultMode,
+    ) -> Result<[u8; N], AccessError> {
+        self.check(addr, N as u64, AccessKind::Read, mode)?;
+        let mut out = [0u8; N];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = self.byte(addr + i as u64);
+        }
+        Ok(out)
+    }
+
+    /// Kernel write (put_user, unsafe_put_user): all or nothing, as one store
+    /// instruction is on every modelled architecture.
+    pub fn write(&mut self, addr: u64, bytes: &[u8], mode: FaultMode) -> Result<(), AccessError> {
+        self.check(addr, bytes.len() as u64, AccessKind::Write, mode)?;
+        for (i, &b) in bytes.iter().enumerate() {
+            self.set_byte(addr + i as u64, b);
+        }
+        Ok(())
+    }
+
+    /// A store by the user program itself. User-mode faults on resolvable pages
+    /// are resolved as for the kernel; a store to an unwritable page would kill
+    /// the program, so the driver treats it as not done (returns false).
+    pub fn user_store(&mut self, addr: u64, bytes: &[u8]) -> bool {
+        self.write(addr, bytes, FaultMode::Enabled).is_ok()
+    }
+
+    /// What a debugger would see: the bytes whatever the page state, or None
+    /// where a byte's page is unmapped or at/above TASK_SIZE.
+    pub fn peek(&self, addr: u64, len: u64) -> Option<Vec<u8>> {
+        let end = addr.checked_add(len)?;
+        if end > self.task_size {
+            return None;
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        for a in addr..end {
+            if self.state(a) == PageState::Unmapped {
+                return None;
+            }
+            out.push(self.byte(a));
+        }
+        Some(out)
+    }
+
+    /// Write bytes regardless of page state (scenario set-up, ptrace POKE).
+    /// Bytes at or above TASK_SIZE are dropped.
+    pub fn poke(&mut self, addr: u64, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            if let Some(a) = addr.checked_add(i as u64) {
+                if a < self.task_size {
+                    self.set_byte(a, b);
+                }
+            }
+        }
+    }
+
+    /// The copy a child gets at fork() without CLONE_VM: present pages become
+    /// copy-on-write in both parent and child (the kernel write-protects the
+    /// parent's PTEs too); everything else keeps its state.
+    pub fn fork_cow(&mut self) -> UserMem {
+        for entry in self.pages.iter_mut() {
+            if entry.1 == PageState::Present {
+                entry.1 = PageState::Cow;
+            }
+        }
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TS: u64 = 0x7FFF_FFFF_F000;
+
+    fn mem_with(state: PageState) -> UserMem {
+        let mut m = UserMem::new(TS);
+        m.set_state(0x1000, state);
+        m.poke(0x1008, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        m
+    }
+
+    #[test]
+    fn present_page_reads_and_writes() {
+        let mut m = mem_with(PageState::Present);
+        assert_eq!(
+            m.read::<8>(0x1008, FaultMode::Disabled),
+            Ok([1, 2, 3, 4, 5, 6, 7, 8])
+        );
+        m.write(0x1008, &[9; 4], FaultMode::Disabled).unwrap();
+        assert_eq!(m.read::<4>(0x100a, FaultMode::Disabled), Ok([9, 9, 5, 6]));
+    }
+
+    #[test]
+    fn cow_page_faults_on_write_only_with_faults_disabled() {
+        let mut m = mem_with(PageState::Cow);
+        assert!(m.read::<8>(0x1008, FaultMode::Disabled).is_ok());
+        assert_eq!(
+            m.write(0x1008, &[0; 8], FaultMode::Disabled),
+            Err(AccessError::Fault)
+        );
+        assert_eq!(m.state(0x1000), PageState::Cow);
+        assert!(m.write(0x1008, &[0; 8], FaultMode::Enabled).is_ok());
+        assert_eq!(m.state(0x1000), PageState::Present);
+    }
+
+    #[test]
+    fn not_present_page_is_resolved_only_with_faults_enabled() {
+        let mut m = mem_with(PageState::NotPresent);
+        assert_eq!(
+            m.read::<4>(0x1008, FaultMode::Disabled),
+            Err(AccessError::Fault)
+        );
+        assert_eq!(m.read::<4>(0x1008, FaultMode::Enabled), Ok([1, 2, 3, 4]));
+        assert_eq!(m.state(0x1000), PageState::Present);
+    }
+
+    #[test]
+    fn unmapped_and_readonly() {
+        let mut m = mem_with(PageState::ReadOnly);
+        assert!(m.read::<4>(0x1008, FaultMode::Disabled).is_ok());
+        assert_eq!(
+            m.write(0x1008, &[0; 4], FaultMode::Enabled),
+            Err(AccessError::Fault)
+        );
+        assert_eq!(
+            m.read::<4>(0x3000, FaultMode::Enabled),
+            Err(AccessError::Fault)
+        );
+    }
+
+    #[test]
+    fn straddling_access_is_decided_by_each_page() {
+        let mut m = UserMem::new(TS);
+        m.set_state(0x1000, PageState::NotPresent);
+        m.set_state(0x2000, PageState::Present);
+        m.poke(0x1ffc, &[0xaa; 8]);
+        assert_eq!(
+            m.read::<8>(0x1ffc, FaultMode::Disabled),
+            Err(AccessError::Fault)
+        );
+        assert_eq!(m.read::<8>(0x1ffc, FaultMode::Enabled), Ok([0xaa; 8]));
+        // The first page resolves even when the second fails.
+        let mut m = UserMem::new(TS);
+        m.set_state(0x1000, PageState::NotPresent);
+        assert_eq!(
+            m.read::<8>(0x1ffc, FaultMode::Enabled),
+            Err(AccessError::Fault)
+        );
+        assert_eq!(m.state(0x1000), PageState::Present);
+    }
+
+    #[test]
+    fn task_size_bounds_every_access() {
+        let mut m = UserMem::new(TS);
+        assert!(!m.set_state(TS, PageState::Present));
+        m.set_state(TS - 4096, PageState::Present);
+        assert!(m.read::<4>(TS - 4, FaultMode::Enabled).is_ok());
+        assert_eq!(
+            m.read::<8>(TS - 4, FaultMode::Enabled),
+            Err(AccessError::BadAddress)
+        );
+        assert_eq!(
+            m.read::<8>(u64::MAX - 3, FaultMode::Enabled),
+            Err(AccessError::BadAddress)
+        );
+    }
+
+    #[test]
+    fn fork_makes_present_pages_cow_in_both() {
+        let mut parent = mem_with(PageState::Present);
+        let child = parent.fork_cow();
+        assert_eq!(parent.state(0x1000), PageState::Cow);
+        assert_eq!(child.state(0x1000), PageState::Cow);
+        assert_eq!(child.peek(0x1008, 2), Some(vec![1, 2]));
+    }
+
+    #[test]
+    fn zap_drops_only_that_page() {
+        let mut m = mem_with(PageState::Present);
+        m.set_state(0x2000, PageState::Present);
+        m.poke(0x2000, &[7]);
+        m.zap_contents(0x1000);
+        assert_eq!(m.peek(0x1008, 1), Some(vec![0]));
+        assert_eq!(m.peek(0x2000, 1), Some(vec![7]));
+    }
+}

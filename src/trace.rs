@@ -1,0 +1,127 @@
+//! What a model did: every user access in kernel order and every decision point
+//! taken, plus the decision-coverage map that fuzzers use as feedback.
+
+use crate::mem::{AccessError, AccessKind};
+use serde::Serialize;
+
+/// A version's set of named decision points. Implemented by the enums that
+/// [`decision_points!`](crate::decision_points) declares, one per version file.
+pub trait DecisionSet: Copy + 'static {
+    /// `kernel_function/condition`, indexed by [`DecisionSet::index`].
+    const NAMES: &'static [&'static str];
+    fn index(self) -> usize;
+    fn name(self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+}
+
+/// Declares a version's decision points as an enum whose variants carry their
+/// names. Each name is `kernel_function/condition`, so that a kernel developer
+/// can find the check in the source.
+///
+/// ```
+/// rseq_fuzz::decision_points! {
+///     pub enum Demo {
+///         IpOutside = "rseq_update_user_cs/ip_outside_cs",
+///         IpInside = "rseq_update_user_cs/ip_inside_cs",
+///     }
+/// }
+/// use rseq_fuzz::trace::DecisionSet;
+/// assert_eq!(Demo::IpInside.name(), "rseq_update_user_cs/ip_inside_cs");
+/// ```
+#[macro_export]
+macro_rules! decision_points {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(u16)]
+        $vis enum $name { $($(#[$vm])* $variant,)* }
+        impl $crate::trace::DecisionSet for $name {
+            const NAMES: &'static [&'static str] = &[$($text,)*];
+            fn index(self) -> usize { self as usize }
+        }
+    };
+}
+
+/// The kernel function part of a decision point name.
+pub fn function_of(point: &str) -> &str {
+    point.split('/').next().unwrap_or(point)
+}
+
+/// One entry of a model's trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TraceEvent {
+    /// A driver event or user action began (its index in the event sequence).
+    Step { index: usize, what: String },
+    /// A user-memory access by the kernel, in the order the kernel makes it.
+    Access {
+        function: &'static str,
+        addr: u64,
+        width: u8,
+        kind: AccessKind,
+        /// For reads of up to 8 bytes that succeeded: the value read
+        /// (little-endian); for writes of up to 8 bytes: the value written.
+        value: Option<u64>,
+        result: Result<(), AccessError>,
+    },
+    /// A decision point was taken.
+    Decision { point: &'static str },
+    /// The user instruction pointer was moved by the kernel (an rseq abort or
+    /// a signal frame), with the reason.
+    IpSet { ip: u64, reason: &'static str },
+    /// A signal was forced on the task by rseq code.
+    Kill { path: KillPath },
+    /// A signal frame was built and the handler for `sig` entered.
+    SignalFrame { sig: u8 },
+    /// The task died of the default action of `sig`.
+    Death { sig: u8 },
+}
+
+/// How rseq code forces SIGSEGV on a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KillPath {
+    /// `force_sig(SIGSEGV)`: a user SIGSEGV handler can catch it.
+    ForceSig,
+    /// `force_sigsegv(sig)`: with `sig == SIGSEGV` the handler is reset to the
+    /// default first (certain death); otherwise as `force_sig(SIGSEGV)`.
+    ForceSigsegv { sig: u8 },
+}
+
+/// A model's trace, plus the version's base in the global coverage map.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Trace {
+    pub events: Vec<TraceEvent>,
+    #[serde(skip)]
+    coverage_base: usize,
+}
+
+impl Trace {
+    pub fn new(coverage_base: usize) -> Self {
+        Trace {
+            events: Vec::with_capacity(64),
+            coverage_base,
+        }
+    }
+
+    pub fn push(&mut self, event: TraceEvent) {
+        self.events.push(event);
+    }
+
+    /// Record a decision point and count it in the global coverage map.
+    pub fn decide<D: DecisionSet>(&mut self, point: D) {
+        crate::coverage::hit(self.coverage_base + point.index());
+        self.events.push(TraceEvent::Decision {
+            point: point.name(),
+        });
+    }
+
+    /// The decision points in trace order.
+    pub fn decisions(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.events.iter().filter_map(|e| match e {
+            TraceEvent::Decision { point } => Some(*point),
+            _ => None,
+        })
+    }
+}
