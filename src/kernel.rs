@@ -217,6 +217,14 @@ pub struct Setup {
     pub area_len: u64,
 }
 
+/// A task's rseq registration as the kernel holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub addr: u64,
+    pub len: u32,
+    pub sig: u32,
+}
+
 /// What is visible after a return to user mode.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Observation {
@@ -237,6 +245,10 @@ pub struct Observation {
     pub livelock: bool,
     /// Decision points taken since the last observation.
     pub decisions: Vec<&'static str>,
+    /// The kernel's registration of the task after this return.
+    pub registration: Option<Registration>,
+    /// The trace entries `[start, end)` this observation covers.
+    pub trace_range: (usize, usize),
 }
 
 /// The one trait a kernel version implements: its rseq hooks at the kernel's
@@ -286,6 +298,10 @@ pub trait KernelVersion: 'static + Sized {
 
     /// rseq_fork(): the child's state from the parent's.
     fn fork(parent: &Self::TaskState, clone_vm: bool) -> Self::TaskState;
+
+    /// The registration this state holds (t->rseq, t->rseq_len, t->rseq_sig),
+    /// for oracles and explain output.
+    fn registration(state: &Self::TaskState) -> Option<Registration>;
 
     /// rseq_execve() (ok) or the failed-exec path.
     fn execve(_k: &mut Kctx<'_, Self>, _ok: bool) {}
@@ -587,6 +603,8 @@ pub trait Model {
     fn current_mem(&self) -> &UserMem;
     /// The version state of the current task, for explain output.
     fn rseq_state_debug(&self) -> String;
+    /// The current task's registration.
+    fn registration(&self) -> Option<Registration>;
 }
 
 /// Tasks, address spaces and CPUs around one version's rseq code.
@@ -738,7 +756,10 @@ impl<V: KernelVersion> Machine<V> {
         }
         let task = self.cur();
         let area = self.mms[task.mm].peek(self.area, self.area_len);
+        let registration = V::registration(&self.tasks[self.current].1);
         let obs = Observation {
+            registration,
+            trace_range: (self.window_start, self.trace.events.len()),
             step: index,
             task: self.current,
             fate: task.fate,
@@ -1008,6 +1029,10 @@ impl<V: KernelVersion> Model for Machine<V> {
 
     fn rseq_state_debug(&self) -> String {
         format!("{:?}", self.version_state())
+    }
+
+    fn registration(&self) -> Option<Registration> {
+        V::registration(self.version_state())
     }
 }
 

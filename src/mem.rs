@@ -109,6 +109,10 @@ pub struct UserMem {
     /// Sorted by 8-byte-aligned address; words not listed are zero.
     words: Vec<(u64, [u8; 8])>,
     task_size: u64,
+    /// Fault-free mode (the fault-transparency oracle's reference run):
+    /// every resolvable page is present, so no access ever needs a fault.
+    #[serde(default)]
+    faultless: bool,
 }
 
 impl UserMem {
@@ -118,7 +122,24 @@ impl UserMem {
             pages: Vec::new(),
             words: Vec::new(),
             task_size,
+            faultless: false,
         }
+    }
+
+    /// Switch to fault-free mode: every copy-on-write or not-present page
+    /// becomes present now, and whatever would make one later (fork, reclaim,
+    /// MADV_DONTNEED, mmap of such a state) makes it present instead.
+    pub fn make_faultless(&mut self) {
+        self.faultless = true;
+        for entry in self.pages.iter_mut() {
+            if entry.1.resolvable() {
+                entry.1 = PageState::Present;
+            }
+        }
+    }
+
+    pub fn is_faultless(&self) -> bool {
+        self.faultless
     }
 
     pub fn task_size(&self) -> u64 {
@@ -145,6 +166,11 @@ impl UserMem {
         if addr >= self.task_size {
             return false;
         }
+        let state = if self.faultless && state.resolvable() {
+            PageState::Present
+        } else {
+            state
+        };
         let page = page_of(addr);
         match self.pages.binary_search_by_key(&page, |&(p, _)| p) {
             Ok(i) => {
@@ -305,7 +331,7 @@ impl UserMem {
     /// parent's PTEs too); everything else keeps its state.
     pub fn fork_cow(&mut self) -> UserMem {
         for entry in self.pages.iter_mut() {
-            if entry.1 == PageState::Present {
+            if entry.1 == PageState::Present && !self.faultless {
                 entry.1 = PageState::Cow;
             }
         }
@@ -419,6 +445,20 @@ mod tests {
         assert_eq!(parent.state(0x1000), PageState::Cow);
         assert_eq!(child.state(0x1000), PageState::Cow);
         assert_eq!(child.peek(0x1008, 2), Some(vec![1, 2]));
+    }
+
+    #[test]
+    fn faultless_mode_never_leaves_a_resolvable_page() {
+        let mut m = mem_with(PageState::NotPresent);
+        m.set_state(0x2000, PageState::Cow);
+        m.make_faultless();
+        assert_eq!(m.state(0x1000), PageState::Present);
+        assert_eq!(m.state(0x2000), PageState::Present);
+        m.set_state(0x3000, PageState::NotPresent);
+        assert_eq!(m.state(0x3000), PageState::Present);
+        let child = m.fork_cow();
+        assert_eq!(child.state(0x1000), PageState::Present);
+        assert_eq!(m.write(0x1000, &[1], FaultMode::Disabled), Ok(()));
     }
 
     #[test]
