@@ -234,6 +234,9 @@ pub struct Observation {
     pub task: usize,
     pub fate: Fate,
     pub ip: u64,
+    /// The task's CPU and concurrency id: what the ID fields must say.
+    pub cpu: u32,
+    pub mm_cid: u32,
     /// The bytes of the struct rseq area, or None if any of them is unmapped.
     pub area: Option<Vec<u8>>,
     pub syscall_ret: Option<i64>,
@@ -581,7 +584,10 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
             saved_ip: self.task.ip,
         };
         self.task.frames.push(frame);
-        self.trace.push(TraceEvent::SignalFrame { sig: p.sig });
+        self.trace.push(TraceEvent::SignalFrame {
+            sig: p.sig,
+            saved_ip: frame.saved_ip,
+        });
         let handler_ip = self.task.handler_ip;
         self.instruction_pointer_set(handler_ip, "signal handler frame");
     }
@@ -750,7 +756,7 @@ impl<V: KernelVersion> Machine<V> {
             match e {
                 TraceEvent::Kill { path } => kills.push(*path),
                 TraceEvent::Decision { point } => decisions.push(*point),
-                TraceEvent::SignalFrame { sig } => sigsegv_handled |= *sig == sig::SIGSEGV,
+                TraceEvent::SignalFrame { sig, .. } => sigsegv_handled |= *sig == sig::SIGSEGV,
                 _ => {}
             }
         }
@@ -764,6 +770,8 @@ impl<V: KernelVersion> Machine<V> {
             task: self.current,
             fate: task.fate,
             ip: task.ip,
+            cpu: task.cpu,
+            mm_cid: task.mm_cid,
             area,
             syscall_ret: task.syscall_ret,
             kills,

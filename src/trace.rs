@@ -72,8 +72,9 @@ pub enum TraceEvent {
     IpSet { ip: u64, reason: &'static str },
     /// A signal was forced on the task by rseq code.
     Kill { path: KillPath },
-    /// A signal frame was built and the handler for `sig` entered.
-    SignalFrame { sig: u8 },
+    /// A signal frame was built (saving `saved_ip`) and the handler for
+    /// `sig` entered.
+    SignalFrame { sig: u8, saved_ip: u64 },
     /// The task died of the default action of `sig`.
     Death { sig: u8 },
 }

@@ -1,0 +1,347 @@
+//! The registry of known, justified divergences.
+//!
+//! A candidate finding (a differential difference between a version and the
+//! one before it, a contract violation, a fault-transparency difference) that
+//! an entry here explains is not a finding, unless strict mode is on. Each
+//! entry names the versions and configurations it covers, a predicate on the
+//! scenario and the runs, a category, and the kernel commit or function that
+//! justifies it. Predicates are deliberately narrow: an entry should explain
+//! the one kernel change it cites and nothing else, so that a new bug that
+//! happens to touch the same fields is still reported.
+
+use crate::kernel::{Event, Fate, Observation, Syscall};
+use crate::mem::AccessKind;
+use crate::oracles::{Finding, ObsDiff};
+use crate::runner::{Run, Window};
+use crate::scenario::Lowered;
+use crate::trace::TraceEvent;
+use serde::Serialize;
+use std::ops::Range;
+
+/// Why two versions (or a version and the contract) may differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// The kernel stopped doing work the ABI does not require.
+    IntendedOptimization,
+    /// Only a program that breaks the ABI sees the difference.
+    AbiViolatingProgram,
+    /// A kernel bug, fixed by a later commit.
+    KernelBugFixedLater,
+}
+
+/// One registered divergence.
+pub struct KnownDivergence {
+    pub id: &'static str,
+    /// The oracle whose candidate findings it explains.
+    pub oracle: &'static str,
+    /// For differential entries: the older and the newer version; for
+    /// single-run entries `from` is "" and `to` the version. "*" matches any.
+    pub from: &'static str,
+    pub to: &'static str,
+    pub category: Category,
+    /// The kernel commit or function that justifies it.
+    pub justification: &'static str,
+    pub applies: fn(&Ctx) -> bool,
+}
+
+/// Where a candidate came from, as indices into the report's runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Candidate {
+    Single {
+        run: usize,
+        obs: usize,
+    },
+    Reference {
+        run: usize,
+        reference: usize,
+        obs: usize,
+    },
+    Pair {
+        old: usize,
+        new: usize,
+        obs: usize,
+    },
+}
+
+impl Candidate {
+    pub fn single(run: usize, obs: usize) -> Self {
+        Candidate::Single { run, obs }
+    }
+    pub fn against_reference(run: usize, reference: usize, obs: usize) -> Self {
+        Candidate::Reference {
+            run,
+            reference,
+            obs,
+        }
+    }
+    pub fn pair(old: usize, new: usize, obs: usize) -> Self {
+        Candidate::Pair { old, new, obs }
+    }
+
+    pub fn bind<'a>(
+        &self,
+        runs: &'a [Run],
+        references: &'a [Run],
+        lowered: &'a Lowered,
+        finding: &'a Finding,
+    ) -> Ctx<'a> {
+        let (old, new, obs) = match *self {
+            Candidate::Single { run, obs } => (None, &runs[run], obs),
+            Candidate::Reference {
+                run,
+                reference,
+                obs,
+            } => (references.get(reference), &runs[run], obs),
+            Candidate::Pair { old, new, obs } => (Some(&runs[old]), &runs[new], obs),
+        };
+        Ctx {
+            finding,
+            old,
+            new,
+            obs,
+            lowered,
+        }
+    }
+}
+
+/// What a predicate sees.
+pub struct Ctx<'a> {
+    pub finding: &'a Finding,
+    /// The older version's run (differential) or the fault-free reference.
+    pub old: Option<&'a Run>,
+    pub new: &'a Run,
+    /// The observation index the candidate is about.
+    pub obs: usize,
+    pub lowered: &'a Lowered,
+}
+
+const IDS: [Range<usize>; 2] = [0..8, 20..28];
+const RSEQ_CS_BYTES: Range<usize> = 8..16;
+const FLAGS_BYTES: Range<usize> = 16..20;
+const SLICE_BYTES: Range<usize> = 28..32;
+
+impl<'a> Ctx<'a> {
+    pub fn new_obs(&self) -> Option<&'a Observation> {
+        self.new.observations.get(self.obs)
+    }
+    pub fn old_obs(&self) -> Option<&'a Observation> {
+        self.old.and_then(|r| r.observations.get(self.obs))
+    }
+    pub fn window(&self) -> Option<&'a Window> {
+        self.new.windows.get(self.obs)
+    }
+    pub fn diff(&self) -> ObsDiff {
+        match (self.old_obs(), self.new_obs()) {
+            (Some(a), Some(b)) => ObsDiff::between(a, b),
+            _ => ObsDiff {
+                fate: true,
+                ..ObsDiff::default()
+            },
+        }
+    }
+    /// The program broke an ABI rule at or before this return (in either run).
+    pub fn nonconforming(&self) -> bool {
+        let bad = |r: &Run| r.windows.get(self.obs).is_none_or(|w| !w.conforming);
+        bad(self.new) || self.old.is_some_and(bad)
+    }
+    /// The program broke this rule at or before this return.
+    pub fn broke(&self, rule: &str) -> bool {
+        let step = self.new_obs().map_or(usize::MAX, |o| o.step);
+        self.new
+            .violations
+            .iter()
+            .any(|v| v.rule == rule && v.step <= step)
+    }
+    /// The window's kernel entry was a syscall (or the task was already in
+    /// the kernel): no user_irq.
+    pub fn entered_by_syscall(&self) -> bool {
+        self.window()
+            .is_some_and(|w| w.entry_syscall || w.entry_ip.is_none())
+    }
+    fn trace_window(run: &Run, obs: usize) -> &[TraceEvent] {
+        run.observations
+            .get(obs)
+            .and_then(|o| run.trace.events.get(o.trace_range.0..o.trace_range.1))
+            .unwrap_or(&[])
+    }
+    /// The run read user memory outside the registered area in this window
+    /// (a descriptor or a signature): it looked at the critical section.
+    pub fn looked_at_cs(run: &Run, obs: usize) -> bool {
+        let area = run
+            .observations
+            .get(obs)
+            .and_then(|o| o.registration)
+            .map_or(0, |r| r.addr);
+        Self::trace_window(run, obs).iter().any(|e| {
+            matches!(e, TraceEvent::Access { kind: AccessKind::Read, addr, .. }
+                if *addr < area || *addr >= area + 32)
+        })
+    }
+    /// The step that closed the window was (or followed) an rseq syscall with these flags.
+    pub fn rseq_call_in_window(&self, unregister: bool) -> bool {
+        let step = self.new_obs().map_or(0, |o| o.step);
+        let from = if self.obs == 0 {
+            0
+        } else {
+            self.new
+                .observations
+                .get(self.obs - 1)
+                .map_or(0, |o| o.step + 1)
+        };
+        self.lowered
+            .events
+            .get(from..=step.min(self.lowered.events.len().saturating_sub(1)))
+            .unwrap_or(&[])
+            .iter()
+            .any(|e| matches!(e, Event::Syscall(Syscall::Rseq { flags, .. }) if (flags & 1 == 1) == unregister))
+    }
+    pub fn killed(o: Option<&Observation>) -> bool {
+        o.is_some_and(|o| !o.kills.is_empty() || o.fate != Fate::Running)
+    }
+    pub fn aborted_or_moved(&self) -> bool {
+        self.diff().ip
+    }
+}
+
+fn diff_only_area(c: &Ctx, ranges: &[Range<usize>]) -> bool {
+    c.diff().only_area_in(ranges)
+}
+
+/// The registry. Ordered by version, then by spec §6 row.
+pub static REGISTRY: &[KnownDivergence] = &[
+    // ---- v6.18 -> v6.19: "rseq: Optimize exit to user space" -------------
+    KnownDivergence {
+        id: "r-ids-rewritten-only-when-changed",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "rseq_exit_user_update()/rseq_update_usr() write the IDs only when ids_changed; legacy rseq_update_cpu_node_id() rewrote them on every notify-resume, which only a program that clobbered them can tell (spec §6 rows 10-12, 29)",
+        applies: |c| diff_only_area(c, &IDS) && c.broke("ro-field-store"),
+    },
+    KnownDivergence {
+        id: "r-no-cs-evaluation-without-user-irq",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "rseq_update_usr() skips the critical section when !user_irq on GENERIC_IRQ_ENTRY kernels (debug off), and rseq_signal_deliver() runs only with user_irq: a syscall inside a section is no longer aborted (spec §6 rows 6, 15)",
+        applies: |c| {
+            c.new.config.generic_irq_entry
+                && !c.new.config.debug
+                && c.entered_by_syscall()
+                && !Ctx::looked_at_cs(c.new, c.obs)
+                && (c.broke("syscall-in-cs") || c.nonconforming())
+        },
+    },
+    KnownDivergence {
+        id: "r-no-lazy-clear-after-syscall",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::IntendedOptimization,
+        justification: "after a syscall-entry preemption the rework does not look at rseq_cs at all (rseq_update_usr() CS gate), so the legacy lazy clear of a stale rseq_cs outside any section is gone (spec §6 rows 8, 14)",
+        applies: |c| {
+            c.new.config.generic_irq_entry
+                && !c.new.config.debug
+                && c.entered_by_syscall()
+                && !Ctx::looked_at_cs(c.new, c.obs)
+                && diff_only_area(c, &[RSEQ_CS_BYTES, IDS[0].clone(), IDS[1].clone()])
+        },
+    },
+    KnownDivergence {
+        id: "r-descriptor-validated-only-inside",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "legacy rseq_get_rseq_cs() validates the whole descriptor before looking at the IP and kills on any flaw; rseq_update_user_cs() checks abort_ip and the signature only when the IP is inside, and never version, flags, start range, wrap or abort-inside-CS (spec §6 rows 1-5)",
+        applies: |c| c.nonconforming() && Ctx::killed(c.old_obs()) != Ctx::killed(c.new_obs()),
+    },
+    KnownDivergence {
+        id: "r-kill-by-force-sig-from-slow-path",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "rseq_slowpath_update_usr() kills with force_sig(SIGSEGV) where legacy __rseq_handle_notify_resume() used force_sigsegv(0), and the fast path defers the kill by one loop iteration (spec §6 row 17 and the notes below the table)",
+        applies: |c| c.nonconforming() && Ctx::killed(c.old_obs()) && Ctx::killed(c.new_obs()),
+    },
+    KnownDivergence {
+        id: "r-unregister-writes-cpu-id-start-uninitialized",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::KernelBugFixedLater,
+        justification: "rseq_reset_ids() in v6.19 writes RSEQ_CPU_ID_UNINITIALIZED to cpu_id_start, which the ABI says is always a possible CPU; fixed by 2cb68e45120d \"Set rseq::cpu_id_start to 0 on unregistration\" (spec §6 row 20)",
+        applies: |c| c.rseq_call_in_window(true) && diff_only_area(c, &[0..4]),
+    },
+    KnownDivergence {
+        id: "r-unregister-fault-kills",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "sys_rseq() unregistration: a fault in rseq_reset_ids() now raises force_sig(SIGSEGV) besides returning -EFAULT (spec §6 row 21)",
+        applies: |c| c.rseq_call_in_window(true) && c.broke("area-unmapped") || c.rseq_call_in_window(true) && c.nonconforming(),
+    },
+    KnownDivergence {
+        id: "r-registration-checks",
+        oracle: "differential",
+        from: "*",
+        to: "*",
+        category: Category::AbiViolatingProgram,
+        justification: "sys_rseq() changed its argument checks between releases for arguments a conforming program never passes: 7.0 requires 64-byte alignment and rseq_len >= 33 for rseq_len != 32 and accepts RSEQ_FLAG_SLICE_EXT_DEFAULT_ON (3b68df978133; spec §6 rows 23, 24)",
+        applies: |c| c.broke("registration-misuse") && c.rseq_call_in_window(false),
+    },
+    KnownDivergence {
+        id: "arm64-user-irq-never-noted",
+        oracle: "*",
+        from: "*",
+        to: "*",
+        category: Category::KernelBugFixedLater,
+        justification: "arm64 in v6.19/v7.0 selects GENERIC_IRQ_ENTRY but its entry code never calls rseq_note_user_irq_entry(), so a preempted or signalled critical section is not aborted; fixed by 411c1cf43039 \"arm64/entry: Fix arm64-specific rseq brokenness\" (spec §6 row 26)",
+        applies: |c| {
+            matches!(c.new.version, "v6.19" | "v7.0")
+                && c.new.config.arch == crate::abi::Arch::Arm64
+                && (c.finding.oracle == "contract" || c.finding.oracle == "differential")
+        },
+    },
+    // ---- v6.19 -> v7.0: time-slice extension ------------------------------
+    KnownDivergence {
+        id: "r70-slice-ctrl-zeroed",
+        oracle: "differential",
+        from: "v6.19",
+        to: "v7.0",
+        category: Category::AbiViolatingProgram,
+        justification: "v7.0 with the slice-extension key on zeroes slice_ctrl (U+28) on registration, every ID write, every fast-path exit and unregistration, even for 32-byte registrations where it is padding (rseq_set_ids_get_csaddr(), rseq_exit_user_update(); spec §6 row 25)",
+        applies: |c| c.new.config.slice_key && diff_only_area(c, &[SLICE_BYTES]),
+    },
+    KnownDivergence {
+        id: "r70-rseq-flags-written-at-registration",
+        oracle: "differential",
+        from: "v6.19",
+        to: "v7.0",
+        category: Category::IntendedOptimization,
+        justification: "v7.0 rseq_register() writes the slice-extension feature bits into rseq.flags (U+16) (spec §4.11, §6 row 22)",
+        applies: |c| diff_only_area(c, &[FLAGS_BYTES, SLICE_BYTES]),
+    },
+];
+
+/// The id of the first entry that explains the candidate, if any.
+pub fn explain(c: &Ctx) -> Option<&'static str> {
+    let version_ok = |pat: &str, v: Option<&str>| {
+        pat == "*" || v == Some(pat) || (pat.is_empty() && v.is_none())
+    };
+    REGISTRY
+        .iter()
+        .find(|d| {
+            (d.oracle == "*" || d.oracle == c.finding.oracle)
+                && (c.finding.oracle != "differential"
+                    || version_ok(d.from, c.old.map(|r| r.version)))
+                && version_ok(d.to, Some(c.new.version))
+                && (d.applies)(c)
+        })
+        .map(|d| d.id)
+}

@@ -1,0 +1,336 @@
+//! Oracle a: ABI conformance. Classifies the scenario's program, step by
+//! step, as conforming or not, naming each rule of the rseq ABI it breaks
+//! (include/uapi/linux/rseq.h, the rseq(2) man page, Documentation/
+//! userspace-api/rseq.rst; spec §2.6). The contract oracle only holds the
+//! kernel to its promises while the program has broken none.
+//!
+//! The classifier is strict where the ABI is loose: the program's rseq_cs is
+//! what the program itself stored (a lazy clear by the kernel does not count,
+//! since the ABI only says the kernel *may* clear it), so a program must keep
+//! its descriptor valid until it clears rseq_cs itself. Strictness only means
+//! fewer programs are held to the contract; it never raises a false alarm.
+
+use crate::abi::{self, in_cs, rseq, rseq_cs};
+use crate::kernel::{Event, Model, Registration, Syscall};
+use crate::mem::{PageState, PAGE_SIZE};
+use crate::scenario::Lowered;
+use serde::Serialize;
+
+/// The ABI rules the classifier knows.
+pub const RULES: &[&str] = &[
+    "ro-field-store",
+    "syscall-in-cs",
+    "rseq-cs-not-user-address",
+    "descriptor-unmapped",
+    "descriptor-version",
+    "descriptor-flags",
+    "descriptor-range",
+    "abort-ip-range",
+    "abort-ip-in-cs",
+    "missing-signature",
+    "thread-flags-nonzero",
+    "registration-misuse",
+    "area-unmapped",
+    "ip-not-user-address",
+    "sigreturn-without-frame",
+];
+
+/// A rule the program broke, at a step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub step: usize,
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+/// The critical section a task is in: a valid descriptor at the program's
+/// rseq_cs whose range covers the IP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CsAtEntry {
+    pub desc: u64,
+    pub start: u64,
+    pub len: u64,
+    pub abort: u64,
+}
+
+/// Watches one run and collects violations.
+pub struct AbiChecker {
+    task_size: u64,
+    word_bits: u32,
+    /// The program's own rseq_cs (what it stored last).
+    user_rseq_cs: u64,
+    pub violations: Vec<Violation>,
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[off..off + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[off..off + 8]);
+    u64::from_le_bytes(a)
+}
+
+fn overlaps(a: u64, alen: u64, b: u64, blen: u64) -> bool {
+    let a_end = a.saturating_add(alen);
+    let b_end = b.saturating_add(blen);
+    a < b_end && b < a_end
+}
+
+impl AbiChecker {
+    pub fn new(lowered: &Lowered) -> Self {
+        AbiChecker {
+            task_size: lowered.arch.task_size(),
+            word_bits: lowered.arch.word_bits(),
+            user_rseq_cs: 0,
+            violations: Vec::new(),
+        }
+    }
+
+    fn flag(&mut self, step: usize, rule: &'static str, detail: String) {
+        if self.violations.last().map(|v| v.rule) != Some(rule) {
+            self.violations.push(Violation { step, rule, detail });
+        }
+    }
+
+    /// Whether the kernel can read a page at all (possibly after a fault).
+    fn readable(model: &dyn Model, addr: u64, len: u64) -> bool {
+        let mem = model.current_mem();
+        if !mem.access_ok(addr, len) {
+            return false;
+        }
+        let mut a = addr - addr % PAGE_SIZE;
+        while a < addr + len {
+            if matches!(mem.state(a), PageState::Unmapped | PageState::ProtNone) {
+                return false;
+            }
+            a += PAGE_SIZE;
+        }
+        true
+    }
+
+    /// What is wrong with the descriptor at the program's rseq_cs, if anything.
+    fn descriptor_problem(
+        &self,
+        model: &dyn Model,
+        reg: &Registration,
+    ) -> Option<(&'static str, String)> {
+        let d = self.user_rseq_cs;
+        if d >= self.task_size {
+            return Some(("rseq-cs-not-user-address", format!("rseq_cs = {d:#x}")));
+        }
+        if !Self::readable(model, d, rseq_cs::SIZE) {
+            return Some(("descriptor-unmapped", format!("descriptor at {d:#x}")));
+        }
+        let b = model.current_mem().peek(d, rseq_cs::SIZE)?;
+        let (version, flags) = (u32_at(&b, 0), u32_at(&b, 4));
+        let (start, off, abort) = (u64_at(&b, 8), u64_at(&b, 16), u64_at(&b, 24));
+        if version != 0 {
+            return Some(("descriptor-version", format!("version = {version}")));
+        }
+        if flags != 0 {
+            return Some(("descriptor-flags", format!("flags = {flags:#x}")));
+        }
+        let end = start.checked_add(off);
+        if start >= self.task_size || end.is_none_or(|e| e > self.task_size) {
+            return Some((
+                "descriptor-range",
+                format!("start_ip {start:#x} + {off:#x}"),
+            ));
+        }
+        if abort >= self.task_size || abort < 4 {
+            return Some(("abort-ip-range", format!("abort_ip = {abort:#x}")));
+        }
+        if in_cs(abort, start, off, self.word_bits) {
+            return Some(("abort-ip-in-cs", format!("abort_ip = {abort:#x}")));
+        }
+        let sig_ok = Self::readable(model, abort - 4, 4)
+            && model
+                .current_mem()
+                .peek(abort - 4, 4)
+                .map(|s| u32_at(&s, 0))
+                == Some(reg.sig);
+        if !sig_ok {
+            return Some((
+                "missing-signature",
+                format!("no signature {:#x} at {:#x}", reg.sig, abort - 4),
+            ));
+        }
+        None
+    }
+
+    /// The critical section the task is in at `ip`, if the program has a
+    /// valid descriptor at rseq_cs that covers it.
+    pub fn cs_at(&self, ip: u64, model: &dyn Model) -> Option<CsAtEntry> {
+        let reg = model.registration()?;
+        if self.user_rseq_cs == 0 || self.descriptor_problem(model, &reg).is_some() {
+            return None;
+        }
+        let b = model.current_mem().peek(self.user_rseq_cs, rseq_cs::SIZE)?;
+        let (start, len, abort) = (u64_at(&b, 8), u64_at(&b, 16), u64_at(&b, 24));
+        in_cs(ip, start, len, self.word_bits).then_some(CsAtEntry {
+            desc: self.user_rseq_cs,
+            start,
+            len,
+            abort,
+        })
+    }
+
+    /// Judge the program just before event `i`.
+    pub fn before(&mut self, i: usize, ev: &Event, model: &dyn Model) {
+        let reg = model.registration();
+        let task = model.current();
+        // An abort moved the program to abort_ip and the kernel cleared
+        // rseq_cs: the program's section is over.
+        if self.user_rseq_cs != 0 {
+            if let Some(r) = reg {
+                let now = model
+                    .current_mem()
+                    .peek(r.addr + rseq::RSEQ_CS, 8)
+                    .map(|b| u64_at(&b, 0));
+                let abort = model
+                    .current_mem()
+                    .peek(self.user_rseq_cs, rseq_cs::SIZE)
+                    .map(|b| u64_at(&b, 24));
+                if now == Some(0) && abort == Some(task.ip) {
+                    self.user_rseq_cs = 0;
+                }
+            }
+        }
+        let enters_kernel = matches!(
+            ev,
+            Event::Syscall(_)
+                | Event::Interrupt
+                | Event::SwitchOut
+                | Event::SwitchIn { .. }
+                | Event::Signal { .. }
+                | Event::MembarrierIpi
+                | Event::SliceTimer
+                | Event::ExitToUser
+        );
+        if enters_kernel {
+            if let Some(r) = reg {
+                if self.user_rseq_cs != 0 {
+                    if let Some((rule, detail)) = self.descriptor_problem(model, &r) {
+                        self.flag(i, rule, detail);
+                    }
+                }
+                let flags = model
+                    .current_mem()
+                    .peek(r.addr + rseq::FLAGS, 4)
+                    .map(|b| u32_at(&b, 0));
+                if flags.is_some_and(|f| f != 0) {
+                    self.flag(i, "thread-flags-nonzero", format!("rseq.flags = {flags:?}"));
+                }
+            }
+        }
+        match ev {
+            Event::Store { addr, bytes } => self.store(i, *addr, bytes, reg),
+            Event::SetIp { ip } if *ip >= self.task_size => {
+                self.flag(i, "ip-not-user-address", format!("ip = {ip:#x}"))
+            }
+            Event::Syscall(sc) => {
+                if self.cs_at(task.ip, model).is_some() {
+                    self.flag(i, "syscall-in-cs", format!("syscall at ip {:#x}", task.ip));
+                }
+                match sc {
+                    Syscall::Rseq {
+                        addr,
+                        len,
+                        flags,
+                        sig,
+                    } => self.rseq_call(i, model, reg, *addr, *len, *flags, *sig),
+                    Syscall::Sigreturn if task.frames.is_empty() => {
+                        self.flag(i, "sigreturn-without-frame", String::new())
+                    }
+                    Syscall::Execve { ok: true } => self.user_rseq_cs = 0,
+                    _ => {}
+                }
+            }
+            Event::Munmap { addr } | Event::MadviseDontneed { addr } => {
+                self.area_change(i, *addr, reg)
+            }
+            Event::Mprotect { addr, writable, .. } if !writable => self.area_change(i, *addr, reg),
+            Event::Mmap { addr, .. } => self.area_change(i, *addr, reg),
+            _ => {}
+        }
+    }
+
+    fn store(&mut self, i: usize, addr: u64, bytes: &[u8], reg: Option<Registration>) {
+        let len = bytes.len() as u64;
+        if let Some(r) = reg {
+            let span = u64::from(r.len).max(abi::ORIG_RSEQ_SIZE as u64);
+            let cs_field = r.addr + rseq::RSEQ_CS;
+            let touches_area = overlaps(addr, len, r.addr, span);
+            let only_rseq_cs = addr >= cs_field && addr.saturating_add(len) <= cs_field + 8;
+            if touches_area && !only_rseq_cs {
+                self.flag(
+                    i,
+                    "ro-field-store",
+                    format!("store of {len} bytes at {addr:#x}"),
+                );
+            }
+            // Track the program's rseq_cs byte by byte.
+            let mut v = self.user_rseq_cs.to_le_bytes();
+            for (k, &b) in bytes.iter().enumerate() {
+                let a = addr.wrapping_add(k as u64);
+                if a >= cs_field && a < cs_field + 8 {
+                    v[(a - cs_field) as usize] = b;
+                }
+            }
+            self.user_rseq_cs = u64::from_le_bytes(v);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rseq_call(
+        &mut self,
+        i: usize,
+        model: &dyn Model,
+        reg: Option<Registration>,
+        addr: u64,
+        len: u32,
+        flags: u32,
+        sig: u32,
+    ) {
+        let misuse = if flags == abi::RSEQ_FLAG_UNREGISTER {
+            match reg {
+                Some(r) => r.addr != addr || r.len != len || r.sig != sig,
+                None => true,
+            }
+        } else {
+            let aligned = if len == abi::ORIG_RSEQ_SIZE {
+                addr % 32 == 0
+            } else {
+                (33..=4096).contains(&len) && addr % 64 == 0
+            };
+            reg.is_some() || flags != 0 || !aligned || !Self::readable(model, addr, len as u64)
+        };
+        if misuse {
+            self.flag(
+                i,
+                "registration-misuse",
+                format!("rseq({addr:#x}, {len}, {flags:#x}, {sig:#x})"),
+            );
+        }
+        if flags == abi::RSEQ_FLAG_UNREGISTER && !misuse {
+            self.user_rseq_cs = 0;
+        }
+    }
+
+    fn area_change(&mut self, i: usize, addr: u64, reg: Option<Registration>) {
+        if let Some(r) = reg {
+            let page = addr - addr % PAGE_SIZE;
+            if overlaps(page, PAGE_SIZE, r.addr, u64::from(r.len).max(32)) {
+                self.flag(
+                    i,
+                    "area-unmapped",
+                    format!("page {page:#x} of the registered area"),
+                );
+            }
+        }
+    }
+}

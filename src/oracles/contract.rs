@@ -1,0 +1,115 @@
+//! Oracle b: the ABI contract, for conforming programs (spec §2.6):
+//! * preempted, migrated, signalled or hit by a membarrier RSEQ IPI inside a
+//!   critical section, the next user instruction is abort_ip and rseq_cs is 0;
+//! * after any return to user mode while registered, cpu_id_start, cpu_id,
+//!   node_id and mm_cid are current;
+//! * the program is never killed by rseq.
+//!
+//! Only windows up to the program's first ABI violation are held to it.
+
+use super::Finding;
+use crate::abi::{rseq, sig};
+use crate::kernel::{cpu_to_node, Fate, Observation};
+use crate::runner::{Run, Window};
+use crate::scenario::Lowered;
+
+fn u32_at(b: &[u8], off: u64) -> Option<u32> {
+    let s = b.get(off as usize..off as usize + 4)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn u64_at(b: &[u8], off: u64) -> Option<u64> {
+    let s = b.get(off as usize..off as usize + 8)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(s);
+    Some(u64::from_le_bytes(a))
+}
+
+/// Findings with the index of the observation each is about.
+pub fn check(run: &Run, lowered: &Lowered) -> Vec<(Finding, usize)> {
+    let mut out = Vec::new();
+    for (k, (o, w)) in run.observations.iter().zip(&run.windows).enumerate() {
+        if !w.conforming {
+            break;
+        }
+        if let Some(msg) = violated(o, w, lowered) {
+            out.push((
+                Finding {
+                    oracle: "contract",
+                    runs: vec![run.name()],
+                    step: o.step,
+                    message: msg,
+                    first_divergence: None,
+                    explained_by: None,
+                },
+                k,
+            ));
+            break;
+        }
+    }
+    out
+}
+
+fn violated(o: &Observation, w: &Window, lowered: &Lowered) -> Option<String> {
+    if !o.kills.is_empty() || o.fate == (Fate::Killed { sig: sig::SIGSEGV }) {
+        return Some(format!(
+            "a conforming program was killed (rseq kills {:?}, fate {:?})",
+            o.kills, o.fate
+        ));
+    }
+    if o.fate != Fate::Running {
+        return None;
+    }
+    if let Some(cs) = w.cs_at_entry {
+        let must_abort =
+            !w.entry_syscall && (w.preempted || w.migrated || w.membarrier || !w.frames.is_empty());
+        if must_abort {
+            let resumed = w.frames.first().map_or(o.ip, |f| f.1);
+            let why = if !w.frames.is_empty() {
+                "signalled"
+            } else if w.migrated {
+                "migrated"
+            } else if w.preempted {
+                "preempted"
+            } else {
+                "hit by the membarrier RSEQ IPI"
+            };
+            if resumed != cs.abort {
+                return Some(format!(
+                    "{why} inside the critical section [{:#x}, +{:#x}) but resumed at {resumed:#x}, not abort_ip {:#x}",
+                    cs.start, cs.len, cs.abort
+                ));
+            }
+            let cleared = o.area.as_deref().and_then(|a| u64_at(a, rseq::RSEQ_CS));
+            if o.registration
+                .is_some_and(|r| r.addr == lowered.layout.area)
+                && cleared != Some(0)
+            {
+                return Some(format!(
+                    "aborted to {:#x} but rseq_cs is {cleared:#x?}, not 0",
+                    cs.abort
+                ));
+            }
+        }
+    }
+    let reg = o.registration?;
+    if reg.addr != lowered.layout.area {
+        return None;
+    }
+    let area = o.area.as_deref()?;
+    let want = [
+        ("cpu_id_start", rseq::CPU_ID_START, o.cpu),
+        ("cpu_id", rseq::CPU_ID, o.cpu),
+        ("node_id", rseq::NODE_ID, cpu_to_node(o.cpu)),
+        ("mm_cid", rseq::MM_CID, o.mm_cid),
+    ];
+    for (name, off, value) in want {
+        let got = u32_at(area, off)?;
+        if got != value {
+            return Some(format!(
+                "{name} is {got:#x} after a return to user mode, not the current {value:#x}"
+            ));
+        }
+    }
+    None
+}

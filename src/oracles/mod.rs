@@ -1,0 +1,265 @@
+//! The oracles. Each is its own module and names itself in every finding:
+//!
+//! * [`abi`] (a): classifies the program as conforming or lists the ABI rules it breaks.
+//! * [`contract`] (b): what a conforming program is promised.
+//! * [`security`] (c): what no program may ever get, on any version.
+//! * [`liveness`] (d): the exit-to-user loop ends.
+//! * [`fault`] (e): a resolvable fault never changes what user space sees.
+//! * [`differential`] (f): versions agree except where a known divergence says why.
+//!
+//! A candidate finding that matches an entry of the known-divergence registry
+//! ([`crate::divergences`]) is reported as explained, unless strict mode is on.
+
+pub mod abi;
+pub mod contract;
+pub mod differential;
+pub mod fault;
+pub mod liveness;
+pub mod security;
+
+use crate::divergences::{self, Candidate};
+use crate::kernel::Observation;
+use crate::runner::{self, Run};
+use crate::scenario::{Lowered, Scenario};
+use serde::Serialize;
+
+/// The environment variable that fuzz targets read for strict mode.
+pub const STRICT_ENV: &str = "RSEQ_FUZZ_STRICT";
+
+/// Which oracles to check, and how.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Registered divergences are findings too.
+    pub strict: bool,
+    pub contract: bool,
+    pub security: bool,
+    pub liveness: bool,
+    pub fault_transparency: bool,
+    pub differential: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            strict: false,
+            contract: true,
+            security: true,
+            liveness: true,
+            fault_transparency: true,
+            differential: true,
+        }
+    }
+}
+
+impl Options {
+    /// Defaults, with strict mode from [`STRICT_ENV`] (set and not "0").
+    pub fn from_env() -> Self {
+        let strict = std::env::var(STRICT_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        Options {
+            strict,
+            ..Options::default()
+        }
+    }
+}
+
+/// A failed oracle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// "contract", "security", "liveness", "fault-transparency", "differential".
+    pub oracle: &'static str,
+    /// The runs involved (`version/config`; for differential: old then new).
+    pub runs: Vec<String>,
+    /// The scenario event index after which it was seen.
+    pub step: usize,
+    pub message: String,
+    /// The first decision point where the two traces part (differential and
+    /// fault-transparency), as "old-point | new-point".
+    pub first_divergence: Option<String>,
+    /// The known divergence that explains it (then it is not a finding
+    /// unless strict).
+    pub explained_by: Option<&'static str>,
+}
+
+impl Finding {
+    /// The panic message of a fuzz target: oracle, runs, step, divergence.
+    pub fn panic_message(&self) -> String {
+        let mut m = format!(
+            "oracle {} failed: {} [runs: {}; step {}]",
+            self.oracle,
+            self.message,
+            self.runs.join(" vs "),
+            self.step
+        );
+        if let Some(d) = &self.first_divergence {
+            m.push_str(&format!("; traces part at {d}"));
+        }
+        if let Some(id) = self.explained_by {
+            m.push_str(&format!("; registered divergence {id} (strict mode)"));
+        }
+        m
+    }
+}
+
+/// Everything checking a scenario produced.
+#[derive(Debug)]
+pub struct Report {
+    pub lowered: Lowered,
+    pub runs: Vec<Run>,
+    /// Findings (in strict mode including registered ones).
+    pub findings: Vec<Finding>,
+    /// Candidate findings a registered divergence explains (not strict).
+    pub explained: Vec<Finding>,
+}
+
+/// Which observable fields of two observations differ.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ObsDiff {
+    pub fate: bool,
+    pub ip: bool,
+    /// Byte offsets of the area that differ (all 0..len if one is unreadable).
+    pub area: Vec<usize>,
+    pub syscall_ret: bool,
+    pub kills: bool,
+    pub sigsegv_handled: bool,
+    pub livelock: bool,
+    pub registration: bool,
+}
+
+impl ObsDiff {
+    pub fn between(a: &Observation, b: &Observation) -> ObsDiff {
+        let area = match (&a.area, &b.area) {
+            (Some(x), Some(y)) => (0..x.len().max(y.len()))
+                .filter(|&i| x.get(i) != y.get(i))
+                .collect(),
+            (None, None) => Vec::new(),
+            (x, y) => (0..x.as_ref().or(y.as_ref()).map_or(0, |v| v.len())).collect(),
+        };
+        ObsDiff {
+            fate: a.fate != b.fate,
+            ip: a.ip != b.ip,
+            area,
+            syscall_ret: a.syscall_ret != b.syscall_ret,
+            kills: a.kills != b.kills,
+            sigsegv_handled: a.sigsegv_handled != b.sigsegv_handled,
+            livelock: a.livelock != b.livelock,
+            registration: a.registration != b.registration,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == ObsDiff::default()
+    }
+
+    /// Whether only area bytes in `ranges` differ.
+    pub fn only_area_in(&self, ranges: &[std::ops::Range<usize>]) -> bool {
+        !self.area.is_empty()
+            && self
+                .area
+                .iter()
+                .all(|o| ranges.iter().any(|r| r.contains(o)))
+            && ObsDiff {
+                area: Vec::new(),
+                ..self.clone()
+            }
+            .is_empty()
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.fate {
+            parts.push("fate".to_string());
+        }
+        if self.ip {
+            parts.push("ip".to_string());
+        }
+        if !self.area.is_empty() {
+            parts.push(format!("struct rseq bytes {:?}", self.area));
+        }
+        if self.syscall_ret {
+            parts.push("syscall return".to_string());
+        }
+        if self.kills {
+            parts.push("kills".to_string());
+        }
+        if self.sigsegv_handled {
+            parts.push("SIGSEGV handler".to_string());
+        }
+        if self.livelock {
+            parts.push("livelock".to_string());
+        }
+        if self.registration {
+            parts.push("registration".to_string());
+        }
+        parts.join(", ")
+    }
+}
+
+/// Run the scenario on every selected version and check every oracle.
+pub fn check(scenario: &Scenario, opts: &Options) -> Result<Report, String> {
+    let selected = scenario.runs()?;
+    let lowered = scenario.lower();
+    let runs: Vec<Run> = selected
+        .iter()
+        .map(|(v, c)| runner::run(v, *c, &lowered, false))
+        .collect();
+    let mut candidates: Vec<(Finding, Candidate)> = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        if opts.contract {
+            for f in contract::check(r, &lowered) {
+                candidates.push((f.0, Candidate::single(i, f.1)));
+            }
+        }
+        if opts.security {
+            for f in security::check(r, &lowered) {
+                candidates.push((f, Candidate::single(i, 0)));
+            }
+        }
+        if opts.liveness {
+            for f in liveness::check(r) {
+                candidates.push((f, Candidate::single(i, 0)));
+            }
+        }
+    }
+    let mut references = Vec::new();
+    if opts.fault_transparency && fault::has_resolvable_faults(scenario, &lowered) {
+        for (i, (v, c)) in selected.iter().enumerate() {
+            let reference = runner::run(v, *c, &lowered, true);
+            if let Some((f, idx)) = fault::compare(&reference, &runs[i]) {
+                candidates.push((f, Candidate::against_reference(i, references.len(), idx)));
+            }
+            references.push(reference);
+        }
+    }
+    if opts.differential {
+        for (old, new) in differential::pairs(&runs) {
+            if let Some((f, idx)) = differential::compare(&runs[old], &runs[new]) {
+                candidates.push((f, Candidate::pair(old, new, idx)));
+            }
+        }
+    }
+    let mut findings = Vec::new();
+    let mut explained = Vec::new();
+    for (mut f, cand) in candidates {
+        let ctx = cand.bind(&runs, &references, &lowered, &f);
+        f.explained_by = divergences::explain(&ctx);
+        match (f.explained_by, opts.strict) {
+            (Some(_), false) => explained.push(f),
+            _ => findings.push(f),
+        }
+    }
+    Ok(Report {
+        lowered,
+        runs,
+        findings,
+        explained,
+    })
+}
+
+/// Check and panic with the first finding's message (for fuzz targets).
+pub fn assert_holds(scenario: &Scenario, opts: &Options) {
+    if let Ok(report) = check(scenario, opts) {
+        if let Some(f) = report.findings.first() {
+            panic!("{}", f.panic_message());
+        }
+    }
+}

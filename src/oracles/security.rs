@@ -1,0 +1,110 @@
+//! Oracle c: security invariants, for every program on every version.
+//! * User mode never resumes at an IP the kernel set at or above TASK_SIZE.
+//! * The kernel never moves the IP to an abort_ip whose four preceding bytes
+//!   it did not read, successfully, as the registered signature, in the same
+//!   step (an interrupt over an invalid descriptor never ends in an abort to
+//!   an unchecked address).
+//! * The kernel never writes user memory outside a registered area (or one
+//!   being registered).
+
+use super::Finding;
+use crate::kernel::{Event, Syscall};
+use crate::mem::AccessKind;
+use crate::runner::Run;
+use crate::scenario::Lowered;
+use crate::trace::TraceEvent;
+
+const FRAME_REASON: &str = "signal handler frame";
+
+pub fn check(run: &Run, lowered: &Lowered) -> Vec<Finding> {
+    // Every area the task had registered or tried to register, and every
+    // signature it registered.
+    let mut areas: Vec<(u64, u64)> = Vec::new();
+    let mut sigs: Vec<u32> = Vec::new();
+    for o in &run.observations {
+        if let Some(r) = o.registration {
+            areas.push((r.addr, u64::from(r.len).max(32)));
+            sigs.push(r.sig);
+        }
+    }
+    for e in &lowered.events {
+        if let Event::Syscall(Syscall::Rseq { addr, len, sig, .. }) = e {
+            areas.push((*addr, u64::from(*len).max(32)));
+            sigs.push(*sig);
+        }
+    }
+    let finding = |step: usize, message: String| Finding {
+        oracle: "security",
+        runs: vec![run.name()],
+        step,
+        message,
+        first_divergence: None,
+        explained_by: None,
+    };
+    let mut step = 0;
+    let mut step_start = 0;
+    let events = &run.trace.events;
+    for (i, e) in events.iter().enumerate() {
+        match e {
+            TraceEvent::Step { index, .. } => {
+                step = *index;
+                step_start = i;
+            }
+            TraceEvent::IpSet { ip, reason } => {
+                if *ip >= run.task_size {
+                    return vec![finding(step, format!("the kernel set the user IP to {ip:#x}, at or above TASK_SIZE ({reason})"))];
+                }
+                if *reason != FRAME_REASON {
+                    let sig_addr = ip.wrapping_sub(4);
+                    let check = events[step_start..i].iter().rev().find_map(|a| match a {
+                        TraceEvent::Access {
+                            addr,
+                            width: 4,
+                            kind: AccessKind::Read,
+                            value,
+                            result,
+                            ..
+                        } if *addr == sig_addr => Some((*value, *result)),
+                        _ => None,
+                    });
+                    match check {
+                        Some((Some(v), Ok(()))) if sigs.contains(&(v as u32)) => {}
+                        Some((v, _)) => {
+                            return vec![finding(step, format!(
+                                "abort to {ip:#x} although the word at {sig_addr:#x} read as {v:#x?}, not a registered signature {sigs:#x?}"
+                            ))]
+                        }
+                        None => {
+                            return vec![finding(step, format!(
+                                "abort to {ip:#x} without reading the signature at {sig_addr:#x}"
+                            ))]
+                        }
+                    }
+                }
+            }
+            TraceEvent::Access {
+                function,
+                addr,
+                width,
+                kind: AccessKind::Write,
+                result: Ok(()),
+                ..
+            } => {
+                let end = addr.saturating_add(u64::from(*width));
+                if !areas
+                    .iter()
+                    .any(|&(a, l)| *addr >= a && end <= a.saturating_add(l))
+                {
+                    return vec![finding(
+                        step,
+                        format!(
+                        "{function} wrote {width} bytes at {addr:#x}, outside every registered area"
+                    ),
+                    )];
+                }
+            }
+            _ => {}
+        }
+    }
+    Vec::new()
+}
