@@ -1,9 +1,14 @@
 //! The `rseq-fuzz` command line. Exit codes: 0 when every oracle holds, 1 on a
-//! finding, 2 on bad input or usage.
+//! finding, 2 on bad input or usage (with a message, never a panic).
 
-use crate::trace::function_of;
+use crate::corpus;
+use crate::oracles::{self, Options, Report};
+use crate::scenario::Scenario;
+use crate::targets::{self, Target};
+use crate::trace::{function_of, TraceEvent};
 use crate::versions::{self, VERSIONS};
 use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,6 +36,87 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run inputs (binary fuzz inputs or JSON scenarios) and check every oracle.
+    Run {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Read binary inputs as this target's (default: from the directory name, else differential).
+        #[arg(long)]
+        target: Option<String>,
+        /// Only runs of this version.
+        #[arg(long)]
+        version: Option<String>,
+        /// Only runs of this configuration (e.g. x86_64+ge+gie+tifb).
+        #[arg(long)]
+        config: Option<String>,
+        /// Registered divergences are findings too (also RSEQ_FUZZ_STRICT=1).
+        #[arg(long)]
+        strict: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain an input: the scenario in words, each version's trace, the first divergence.
+    Explain {
+        file: PathBuf,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Convert an input between the binary and the JSON form.
+    Convert {
+        file: PathBuf,
+        #[arg(long, value_parser = ["json", "bin"])]
+        to: String,
+        #[arg(long)]
+        target: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Decision-point coverage per version that a corpus directory reaches.
+    Coverage {
+        dir: PathBuf,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the seed corpora (corpus/<target>/) from the named seed scenarios.
+    Seed {
+        #[arg(long, default_value = "corpus")]
+        out: PathBuf,
+    },
+    /// Corpus maintenance.
+    Corpus {
+        #[command(subcommand)]
+        action: CorpusAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CorpusAction {
+    /// Keep a small set of inputs that preserves the decision-point coverage
+    /// of every version.
+    Minimize {
+        dir: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge engine output directories (libFuzzer corpus, AFL++ queue,
+    /// honggfuzz workspace) into a corpus directory without duplicates.
+    Merge {
+        #[arg(long)]
+        into: PathBuf,
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
 }
 
 /// Parse the process arguments and run; returns the exit code.
@@ -46,9 +132,56 @@ pub fn main() -> i32 {
 }
 
 pub fn run(cli: Cli) -> i32 {
-    match cli.command {
-        Command::Versions { json } => cmd_versions(json),
+    let result = match cli.command {
+        Command::Versions { json } => Ok(cmd_versions(json)),
         Command::Decisions { version, json } => cmd_decisions(version.as_deref(), json),
+        Command::Run {
+            files,
+            target,
+            version,
+            config,
+            strict,
+            json,
+        } => cmd_run(
+            &files,
+            target.as_deref(),
+            version.as_deref(),
+            config.as_deref(),
+            strict,
+            json,
+        ),
+        Command::Explain {
+            file,
+            target,
+            version,
+            strict,
+        } => cmd_explain(&file, target.as_deref(), version.as_deref(), strict),
+        Command::Convert {
+            file,
+            to,
+            target,
+            out,
+        } => cmd_convert(&file, &to, target.as_deref(), out.as_deref()),
+        Command::Coverage { dir, target, json } => {
+            corpus::cmd_coverage(&dir, target.as_deref(), json)
+        }
+        Command::Seed { out } => corpus::cmd_seed(&out),
+        Command::Corpus { action } => match action {
+            CorpusAction::Minimize {
+                dir,
+                out,
+                target,
+                json,
+            } => corpus::cmd_minimize(&dir, out.as_deref(), target.as_deref(), json),
+            CorpusAction::Merge { into, dirs } => corpus::cmd_merge(&into, &dirs),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("rseq-fuzz: {msg}");
+            2
+        }
     }
 }
 
@@ -85,15 +218,10 @@ fn cmd_versions(json: bool) -> i32 {
     0
 }
 
-fn cmd_decisions(version: Option<&str>, json: bool) -> i32 {
+fn cmd_decisions(version: Option<&str>, json: bool) -> Result<i32, String> {
     let selected: Vec<_> = match version {
-        Some(name) => match versions::find(name) {
-            Some(v) => vec![v],
-            None => {
-                eprintln!("rseq-fuzz: unknown version '{name}' (see `rseq-fuzz versions`)");
-                return 2;
-            }
-        },
+        Some(name) => vec![versions::find(name)
+            .ok_or_else(|| format!("unknown version '{name}' (see `rseq-fuzz versions`)"))?],
         None => VERSIONS.iter().collect(),
     };
     if json {
@@ -116,5 +244,346 @@ fn cmd_decisions(version: Option<&str>, json: bool) -> i32 {
             }
         }
     }
-    0
+    Ok(0)
+}
+
+/// Largest input file the tools read.
+const MAX_INPUT: u64 = 1 << 20;
+
+/// An input file read as a scenario, with the target whose oracles apply.
+pub struct Input {
+    pub scenario: Scenario,
+    pub target: &'static Target,
+    pub json: bool,
+}
+
+/// The target named, or the one the file's directory is named after, or differential.
+pub fn target_for(path: &Path, name: Option<&str>) -> Result<&'static Target, String> {
+    if let Some(n) = name {
+        return targets::find(n).ok_or_else(|| {
+            let names: Vec<_> = targets::TARGETS.iter().map(|t| t.name).collect();
+            format!("unknown target '{n}' (targets: {})", names.join(", "))
+        });
+    }
+    let from_dir = path
+        .ancestors()
+        .skip(1)
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()))
+        .find_map(targets::find);
+    Ok(from_dir.unwrap_or(&targets::TARGETS[3]))
+}
+
+/// Read a binary input or a JSON scenario.
+pub fn load_input(path: &Path, target: Option<&str>) -> Result<Input, String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.is_dir() {
+        return Err(format!(
+            "{} is a directory, not an input file",
+            path.display()
+        ));
+    }
+    if meta.len() > MAX_INPUT {
+        return Err(format!(
+            "{} is {} bytes; inputs are at most {MAX_INPUT} bytes",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let target = target_for(path, target)?;
+    let looks_json = data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if looks_json {
+        let text = std::str::from_utf8(&data)
+            .map_err(|_| format!("{}: looks like JSON but is not UTF-8", path.display()))?;
+        let scenario = Scenario::from_json(text).map_err(|e| format!("{}: {e}", path.display()))?;
+        scenario
+            .runs()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Input {
+            scenario,
+            target,
+            json: true,
+        })
+    } else {
+        Ok(Input {
+            scenario: (target.decode)(&data),
+            target,
+            json: false,
+        })
+    }
+}
+
+fn filter_runs(
+    s: &mut Scenario,
+    version: Option<&str>,
+    config: Option<&str>,
+) -> Result<(), String> {
+    if version.is_none() && config.is_none() {
+        return Ok(());
+    }
+    if let Some(v) = version {
+        versions::find(v).ok_or_else(|| format!("unknown version '{v}'"))?;
+    }
+    if let Some(c) = config {
+        crate::config::Config::parse(c)?;
+    }
+    let names: Vec<String> = s
+        .runs()?
+        .into_iter()
+        .filter(|(v, c)| {
+            version.is_none_or(|n| v.name == n) && config.is_none_or(|n| c.name() == n)
+        })
+        .map(|(v, c)| crate::scenario::run_name(v, &c))
+        .collect();
+    if names.is_empty() {
+        return Err("no run of the scenario matches --version/--config".to_string());
+    }
+    s.run = crate::scenario::RunSelect::Only(names);
+    Ok(())
+}
+
+fn options_for(target: &Target, strict: bool) -> Options {
+    let mut o = (target.options)();
+    o.strict |= strict;
+    o
+}
+
+fn cmd_run(
+    files: &[PathBuf],
+    target: Option<&str>,
+    version: Option<&str>,
+    config: Option<&str>,
+    strict: bool,
+    json: bool,
+) -> Result<i32, String> {
+    let mut any_finding = false;
+    let mut out = Vec::new();
+    for f in files {
+        let mut input = load_input(f, target)?;
+        filter_runs(&mut input.scenario, version, config)?;
+        let report = oracles::check(&input.scenario, &options_for(input.target, strict))?;
+        any_finding |= !report.findings.is_empty();
+        if json {
+            out.push(report_json(f, &report));
+        } else {
+            print_report(f, &report);
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    }
+    Ok(if any_finding { 1 } else { 0 })
+}
+
+fn report_json(f: &Path, r: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "file": f.display().to_string(),
+        "runs": r.runs.iter().map(|run| serde_json::json!({
+            "run": run.name(),
+            "observations": run.observations,
+            "violations": run.violations,
+        })).collect::<Vec<_>>(),
+        "findings": r.findings,
+        "explained": r.explained,
+    })
+}
+
+fn print_report(f: &Path, r: &Report) {
+    println!("== {}", f.display());
+    for run in &r.runs {
+        let last = run.observations.last();
+        let conform = if run.violations.is_empty() {
+            "conforming".to_string()
+        } else {
+            let rules: Vec<_> = run.violations.iter().map(|v| v.rule).collect();
+            format!("breaks {}", rules.join(", "))
+        };
+        match last {
+            Some(o) => println!(
+                "  {:<40} returns {:>2}  last: ip {:#x} {:?} kills {:?}  ({conform})",
+                run.name(),
+                run.observations.len(),
+                o.ip,
+                o.fate,
+                o.kills
+            ),
+            None => println!(
+                "  {:<40} never returned to user mode ({conform})",
+                run.name()
+            ),
+        }
+    }
+    for f in &r.explained {
+        println!(
+            "  explained: {} [{}]",
+            f.panic_message(),
+            f.explained_by.unwrap_or("")
+        );
+    }
+    for f in &r.findings {
+        println!("  FINDING: {}", f.panic_message());
+    }
+    if r.findings.is_empty() {
+        println!("  every oracle holds");
+    }
+}
+
+fn cmd_explain(
+    file: &Path,
+    target: Option<&str>,
+    version: Option<&str>,
+    strict: bool,
+) -> Result<i32, String> {
+    let mut input = load_input(file, target)?;
+    filter_runs(&mut input.scenario, version, None)?;
+    let s = &input.scenario;
+    println!(
+        "Scenario ({} input, target {}):",
+        if input.json { "JSON" } else { "binary" },
+        input.target.name
+    );
+    println!(
+        "  architecture {}, TASK_SIZE {:#x}, RSEQ_SIG {:#x}",
+        s.arch.name(),
+        s.arch.task_size(),
+        s.arch.rseq_sig()
+    );
+    let l = &s.layout;
+    println!(
+        "  layout: code {:#x}, struct rseq at {:#x}, descriptor at {:#x}, section [{:#x}, +{:#x}), abort_ip {:#x}, handler {:#x}",
+        l.code, l.area, l.desc, l.cs_start, l.cs_len, l.abort_ip, l.handler
+    );
+    let report = oracles::check(s, &options_for(input.target, strict))?;
+    let lowered = &report.lowered;
+    for (p, st) in lowered.setup.mem.pages() {
+        println!("  page {p:#x}: {st:?}");
+    }
+    println!("Events:");
+    for (i, e) in lowered.events.iter().enumerate() {
+        let tag = if i < lowered.prologue {
+            " (registration)"
+        } else {
+            ""
+        };
+        println!("  [{i}] {}{tag}", crate::kernel::event_label(e));
+    }
+    for run in &report.runs {
+        println!("\n== {} ==", run.name());
+        for e in &run.trace.events {
+            match e {
+                TraceEvent::Step { index, what } => println!("  [{index}] {what}"),
+                TraceEvent::Decision { point } => {
+                    println!("      decide {point}   ({})", function_of(point))
+                }
+                TraceEvent::Access {
+                    function,
+                    addr,
+                    width,
+                    kind,
+                    value,
+                    result,
+                } => println!(
+                    "      {function}: {} {width} bytes at {addr:#x}{} -> {}",
+                    if *kind == crate::mem::AccessKind::Read {
+                        "read"
+                    } else {
+                        "write"
+                    },
+                    value.map(|v| format!(" = {v:#x}")).unwrap_or_default(),
+                    match result {
+                        Ok(()) => "ok".to_string(),
+                        Err(e) => format!("{e:?}"),
+                    }
+                ),
+                TraceEvent::IpSet { ip, reason } => println!("      user IP := {ip:#x} ({reason})"),
+                TraceEvent::Kill { path } => println!("      KILL {path:?}"),
+                TraceEvent::SignalFrame { sig, saved_ip } => {
+                    println!("      signal {sig} frame saves ip {saved_ip:#x}, handler entered")
+                }
+                TraceEvent::Death { sig } => println!("      task dies of signal {sig}"),
+            }
+        }
+        for (k, o) in run.observations.iter().enumerate() {
+            println!(
+                "  return {k} after event {}: ip {:#x}, {:?}, ret {:?}, kills {:?}, area {}",
+                o.step,
+                o.ip,
+                o.fate,
+                o.syscall_ret,
+                o.kills,
+                o.area.as_ref().map_or("unreadable".to_string(), |a| hex(a))
+            );
+        }
+        for v in &run.violations {
+            println!("  ABI: event {} breaks {}: {}", v.step, v.rule, v.detail);
+        }
+    }
+    println!();
+    for f in &report.explained {
+        println!(
+            "explained divergence: {} [{}]",
+            f.panic_message(),
+            f.explained_by.unwrap_or("")
+        );
+        if let Some(d) = crate::divergences::REGISTRY
+            .iter()
+            .find(|d| Some(d.id) == f.explained_by)
+        {
+            println!("  {:?}: {}", d.category, d.justification);
+        }
+    }
+    for f in &report.findings {
+        println!("FINDING: {}", f.panic_message());
+    }
+    if report.findings.is_empty() {
+        println!("every oracle holds");
+        Ok(0)
+    } else {
+        Ok(1)
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+fn cmd_convert(
+    file: &Path,
+    to: &str,
+    target: Option<&str>,
+    out: Option<&Path>,
+) -> Result<i32, String> {
+    let input = load_input(file, target)?;
+    let bytes = match to {
+        "json" => {
+            let mut t = input.scenario.to_json();
+            t.push('\n');
+            t.into_bytes()
+        }
+        _ => {
+            if !input.scenario.encodable() {
+                return Err(format!(
+                    "{}: the binary form cannot hold this scenario exactly (more than 3 selected runs, a cpu above 255, a store of more than 16 bytes, or a duplicate run)",
+                    file.display()
+                ));
+            }
+            input.scenario.encode()
+        }
+    };
+    match out {
+        Some(p) => {
+            std::fs::write(p, &bytes).map_err(|e| format!("cannot write {}: {e}", p.display()))?
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&bytes)
+                .map_err(|e| format!("cannot write to standard output: {e}"))?;
+        }
+    }
+    Ok(0)
 }

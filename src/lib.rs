@@ -9,6 +9,7 @@
 pub mod abi;
 pub mod cli;
 pub mod config;
+pub mod corpus;
 pub mod coverage;
 pub mod divergences;
 pub mod kernel;
@@ -16,6 +17,8 @@ pub mod mem;
 pub mod oracles;
 pub mod runner;
 pub mod scenario;
+pub mod seeds;
+pub mod targets;
 pub mod testkit;
 pub mod trace;
 pub mod versions;

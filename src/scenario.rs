@@ -776,7 +776,7 @@ const DESC_FLAG_CHOICES: [u32; 5] = [0, 1, 2, 4, 8];
 
 /// Val: tag t; low nibble 0 = raw u64, 1..=15 = anchor; high nibble: 0 =
 /// delta 0, 1..=7 = delta (n - 4), 8..=11 = i8 delta, 12..=15 = i32 delta.
-fn dec_val(r: &mut Reader) -> Val {
+pub fn dec_val(r: &mut Reader) -> Val {
     let t = r.u8();
     let kind = (t & 0x0f) as usize;
     if kind == 0 {
@@ -793,7 +793,7 @@ fn dec_val(r: &mut Reader) -> Val {
     Val::At { anchor, delta }
 }
 
-fn enc_val(w: &mut Writer, v: Val) {
+pub fn enc_val(w: &mut Writer, v: Val) {
     match v {
         Val::Raw(x) => {
             w.u8(0);
@@ -816,7 +816,7 @@ fn enc_val(w: &mut Writer, v: Val) {
     }
 }
 
-fn dec_sig(r: &mut Reader) -> SigVal {
+pub fn dec_sig(r: &mut Reader) -> SigVal {
     let t = r.u8();
     match t {
         0..=191 => SigVal::ARCH,
@@ -825,7 +825,7 @@ fn dec_sig(r: &mut Reader) -> SigVal {
     }
 }
 
-fn enc_sig(w: &mut Writer, s: SigVal) {
+pub fn enc_sig(w: &mut Writer, s: SigVal) {
     match s {
         SigVal::Named(SigName::Arch) => w.u8(0),
         SigVal::Raw(x) => match abi::ALL_RSEQ_SIGS.iter().position(|&c| c == x) {

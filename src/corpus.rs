@@ -1,0 +1,298 @@
+//! Corpus tools: decision-point coverage, seeding, minimization and merging.
+//! Coverage here is the models' decision points per version, not edges of
+//! one build: a corpus is good when it makes every kernel version take every
+//! branch of its rseq code.
+
+use crate::cli::{load_input, target_for};
+use crate::runner;
+use crate::seeds;
+use crate::targets::{Target, TARGETS};
+use crate::versions::VERSIONS;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// A set of (version, decision point) pairs.
+pub type Features = BTreeSet<(&'static str, &'static str)>;
+
+/// The decision points every run of the input reaches.
+pub fn features_of(path: &Path, target: Option<&str>) -> Result<Features, String> {
+    let input = load_input(path, target)?;
+    let lowered = input.scenario.lower();
+    let mut out = Features::new();
+    for (v, c) in input.scenario.runs()? {
+        let run = runner::run(v, c, &lowered, false);
+        for d in run.trace.decisions() {
+            out.insert((v.name, d));
+        }
+    }
+    Ok(out)
+}
+
+/// Regular input files directly in `dir`, sorted by name.
+pub fn input_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !name.starts_with('.') && !name.ends_with(".dict") && !name.ends_with(".options")
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn coverage_table(features: &Features) -> Vec<(&'static str, usize, usize, Vec<&'static str>)> {
+    VERSIONS
+        .iter()
+        .map(|v| {
+            let missing: Vec<_> = v
+                .decisions
+                .iter()
+                .copied()
+                .filter(|d| !features.contains(&(v.name, *d)))
+                .collect();
+            (
+                v.name,
+                v.decisions.len() - missing.len(),
+                v.decisions.len(),
+                missing,
+            )
+        })
+        .collect()
+}
+
+/// `rseq-fuzz coverage DIR`.
+pub fn cmd_coverage(dir: &Path, target: Option<&str>, json: bool) -> Result<i32, String> {
+    let files = input_files(dir)?;
+    let mut all = Features::new();
+    for f in &files {
+        all.extend(features_of(f, target)?);
+    }
+    let table = coverage_table(&all);
+    if json {
+        let v: Vec<_> = table
+            .iter()
+            .map(|(name, hit, total, missing)| {
+                serde_json::json!({"version": name, "reached": hit, "total": total, "never_reached": missing})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"files": files.len(), "versions": v}))
+                .unwrap_or_default()
+        );
+    } else {
+        println!("{} inputs in {}", files.len(), dir.display());
+        println!("{:<8} {:>8} {:>6}", "version", "reached", "total");
+        for (name, hit, total, _) in &table {
+            println!("{name:<8} {hit:>8} {total:>6}");
+        }
+        for (name, _, _, missing) in &table {
+            for m in missing {
+                println!("never reached: {name} {m}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `rseq-fuzz seed`: write every target's seed corpus.
+pub fn cmd_seed(out: &Path) -> Result<i32, String> {
+    for t in TARGETS {
+        let dir = out.join(t.name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let seeds = seeds::for_target(t.name);
+        for (name, bytes) in &seeds {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        }
+        println!("{}: {} seeds in {}", t.name, seeds.len(), dir.display());
+    }
+    Ok(0)
+}
+
+/// Greedy set cover: the smallest (by the usual greedy bound) subset of
+/// `items` whose union of features equals the union of all.
+pub fn minimize_set(items: &[(PathBuf, u64, Features)]) -> Vec<usize> {
+    let mut uncovered: Features = items.iter().flat_map(|i| i.2.iter().copied()).collect();
+    let mut keep = Vec::new();
+    while !uncovered.is_empty() {
+        let best = items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !keep.contains(i))
+            .map(|(i, it)| (i, it.2.intersection(&uncovered).count(), it.1))
+            .filter(|&(_, gain, _)| gain > 0)
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)).then(b.0.cmp(&a.0)));
+        match best {
+            Some((i, _, _)) => {
+                for f in &items[i].2 {
+                    uncovered.remove(f);
+                }
+                keep.push(i);
+            }
+            None => break,
+        }
+    }
+    keep.sort();
+    keep
+}
+
+/// `rseq-fuzz corpus minimize DIR [--out DIR]`.
+pub fn cmd_minimize(
+    dir: &Path,
+    out: Option<&Path>,
+    target: Option<&str>,
+    json: bool,
+) -> Result<i32, String> {
+    let files = input_files(dir)?;
+    let mut items = Vec::new();
+    for f in &files {
+        let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        items.push((f.clone(), size, features_of(f, target)?));
+    }
+    let before: Features = items.iter().flat_map(|i| i.2.iter().copied()).collect();
+    let keep = minimize_set(&items);
+    let after: Features = keep
+        .iter()
+        .flat_map(|&i| items[i].2.iter().copied())
+        .collect();
+    let bytes_before: u64 = items.iter().map(|i| i.1).sum();
+    let bytes_after: u64 = keep.iter().map(|&i| items[i].1).sum();
+    match out {
+        Some(o) => {
+            std::fs::create_dir_all(o)
+                .map_err(|e| format!("cannot create {}: {e}", o.display()))?;
+            for &i in &keep {
+                let name = items[i].0.file_name().unwrap_or_default();
+                std::fs::copy(&items[i].0, o.join(name))
+                    .map_err(|e| format!("cannot copy: {e}"))?;
+            }
+        }
+        None => {
+            for (i, it) in items.iter().enumerate() {
+                if !keep.contains(&i) {
+                    std::fs::remove_file(&it.0)
+                        .map_err(|e| format!("cannot remove {}: {e}", it.0.display()))?;
+                }
+            }
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "before": {"files": items.len(), "bytes": bytes_before, "decision_points": before.len()},
+                "after": {"files": keep.len(), "bytes": bytes_after, "decision_points": after.len()},
+            })
+        );
+    } else {
+        println!(
+            "before: {} files, {} bytes, {} decision points; after: {} files, {} bytes, {} decision points",
+            items.len(),
+            bytes_before,
+            before.len(),
+            keep.len(),
+            bytes_after,
+            after.len()
+        );
+    }
+    if before != after {
+        return Err("minimization lost coverage (a bug in rseq-fuzz)".to_string());
+    }
+    Ok(0)
+}
+
+/// FNV-1a, for content-addressed names that are the same on every run.
+pub fn content_name(data: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Names engines give to files that are not inputs.
+const NOT_INPUTS: &[&str] = &[
+    "fuzzer_stats",
+    "plot_data",
+    "cmdline",
+    "fuzz_bitmap",
+    "README.txt",
+    "HONGGFUZZ.REPORT.TXT",
+    "target_hash",
+    "fuzzer_setup",
+];
+
+fn collect_inputs(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?;
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        if name.starts_with('.') || NOT_INPUTS.contains(&name.as_str()) {
+            continue;
+        }
+        if p.is_dir() {
+            // AFL++ keeps crashes and hangs beside the queue: those are
+            // findings, not corpus; descend into everything else.
+            if depth < 4 && !matches!(name.as_str(), "crashes" | "hangs") {
+                collect_inputs(&p, depth + 1, out)?;
+            }
+        } else if p.is_file()
+            && std::fs::metadata(&p)
+                .map(|m| m.len() <= 1 << 20)
+                .unwrap_or(false)
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// `rseq-fuzz corpus merge --into DIR DIRS...`.
+pub fn cmd_merge(into: &Path, dirs: &[PathBuf]) -> Result<i32, String> {
+    std::fs::create_dir_all(into).map_err(|e| format!("cannot create {}: {e}", into.display()))?;
+    let mut seen = BTreeSet::new();
+    for f in input_files(into)? {
+        seen.insert(std::fs::read(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?);
+    }
+    let (mut added, mut dup) = (0, 0);
+    for d in dirs {
+        let mut files = Vec::new();
+        collect_inputs(d, 0, &mut files)?;
+        for f in files {
+            let data =
+                std::fs::read(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+            if seen.contains(&data) {
+                dup += 1;
+                continue;
+            }
+            let p = into.join(content_name(&data));
+            std::fs::write(&p, &data).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            seen.insert(data);
+            added += 1;
+        }
+    }
+    println!(
+        "merged into {}: {added} new inputs, {dup} duplicates skipped",
+        into.display()
+    );
+    Ok(0)
+}
+
+/// The target a corpus directory belongs to.
+pub fn dir_target(dir: &Path) -> Option<&'static Target> {
+    target_for(&dir.join("x"), None).ok()
+}

@@ -1,0 +1,1612 @@
+//! Named, meaningful seed scenarios: one per row of the spec's §6 divergence
+//! table and per kernel path the models have, so that the seed corpora reach
+//! every decision point of every version before any fuzzing. `rseq-fuzz
+//! seed` writes them as corpus/<target>/<name>.
+
+use crate::abi::sig;
+use crate::abi::Arch;
+use crate::mem::PageState;
+use crate::scenario::{
+    enc_sig, enc_val, runs_for_arch, Anchor, Init, PageSpec, RegistrationSpec, Scenario, SigVal,
+    Step, Val, Writer,
+};
+
+const INSIDE: Val = Val::at(Anchor::CsStart, 16);
+const OUTSIDE: Val = Val::at(Anchor::CsEnd, 64);
+const DESC: Val = Val::at(Anchor::Desc, 0);
+const AREA: Val = Val::at(Anchor::Area, 0);
+const USR1: u64 = 1 << sig::SIGUSR1;
+const SEGV: u64 = 1 << sig::SIGSEGV;
+
+fn enter() -> Vec<Step> {
+    vec![Step::SetRseqCs { value: DESC }, Step::SetIp { ip: INSIDE }]
+}
+
+fn preempt_irq(cpu: u32, cid: u32) -> Vec<Step> {
+    vec![
+        Step::Interrupt,
+        Step::SwitchIn { cpu, mm_cid: cid },
+        Step::ExitToUser,
+    ]
+}
+
+fn desc(version: u32, flags: u32, start: Val, off: Val, abort: Val) -> Step {
+    Step::WriteDesc {
+        at: DESC,
+        version,
+        flags,
+        start_ip: start,
+        post_commit_offset: off,
+        abort_ip: abort,
+    }
+}
+
+fn cat(parts: Vec<Vec<Step>>) -> Vec<Step> {
+    parts.into_iter().flatten().collect()
+}
+
+fn with(steps: Vec<Step>) -> Scenario {
+    Scenario {
+        handlers: USR1,
+        steps,
+        ..Scenario::default()
+    }
+}
+
+fn on(arch: Arch, mut s: Scenario) -> Scenario {
+    s.arch = arch;
+    s
+}
+
+fn len64(mut s: Scenario) -> Scenario {
+    s.layout.area = crate::testkit::AREA + 0x40;
+    s.registration = Some(RegistrationSpec {
+        len: 64,
+        ..RegistrationSpec::default()
+    });
+    s
+}
+
+fn pages(mut s: Scenario, p: Vec<(Val, PageState)>) -> Scenario {
+    s.pages = p
+        .into_iter()
+        .map(|(addr, state)| PageSpec { addr, state })
+        .collect();
+    s
+}
+
+/// The multi-step seed scenarios, by name.
+pub fn scenarios() -> Vec<(&'static str, Scenario)> {
+    let std_desc = |v, f| {
+        desc(
+            v,
+            f,
+            Val::at(Anchor::CsStart, 0),
+            Val::Raw(crate::testkit::CS_LEN),
+            Val::at(Anchor::AbortIp, 0),
+        )
+    };
+    let mut v: Vec<(&'static str, Scenario)> = vec![
+        (
+            "row00_abort_after_irq_preempt",
+            with(cat(vec![enter(), preempt_irq(0, 0)])),
+        ),
+        (
+            "row00_abort_after_irq_migrate",
+            with(cat(vec![enter(), preempt_irq(3, 1)])),
+        ),
+        (
+            "row00_irq_no_preempt_inside",
+            with(cat(vec![enter(), vec![Step::Interrupt, Step::ExitToUser]])),
+        ),
+        (
+            "row01_invalid_version_outside",
+            with(cat(vec![
+                vec![
+                    std_desc(1, 0),
+                    Step::SetRseqCs { value: DESC },
+                    Step::SetIp { ip: OUTSIDE },
+                ],
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row02_version_inside",
+            with(cat(vec![vec![std_desc(1, 0)], enter(), preempt_irq(0, 0)])),
+        ),
+        (
+            "row02_flags_inside",
+            with(cat(vec![vec![std_desc(0, 1)], enter(), preempt_irq(0, 0)])),
+        ),
+        (
+            "row02_unknown_flags_inside",
+            with(cat(vec![vec![std_desc(0, 8)], enter(), preempt_irq(0, 0)])),
+        ),
+        (
+            "row03_abort_ip_inside_cs",
+            with(cat(vec![
+                vec![desc(
+                    0,
+                    0,
+                    Val::at(Anchor::CsStart, 0),
+                    Val::Raw(crate::testkit::CS_LEN),
+                    Val::at(Anchor::CsStart, 32),
+                )],
+                enter(),
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row04_thread_flags_nonzero",
+            with(cat(vec![
+                vec![Step::Store32 {
+                    addr: Val::at(Anchor::Area, 16),
+                    value: 1,
+                }],
+                enter(),
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row05_wrapping_cs",
+            with(cat(vec![
+                vec![
+                    desc(
+                        0,
+                        0,
+                        Val::at(Anchor::Top, -15),
+                        Val::Raw(0x40),
+                        Val::at(Anchor::AbortIp, 0),
+                    ),
+                    Step::SetRseqCs { value: DESC },
+                    Step::SetIp { ip: Val::Raw(0x10) },
+                ],
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row05_start_above_task_size",
+            with(cat(vec![
+                vec![
+                    desc(
+                        0,
+                        0,
+                        Val::at(Anchor::TaskSize, 0),
+                        Val::Raw(0x40),
+                        Val::at(Anchor::AbortIp, 0),
+                    ),
+                    Step::SetRseqCs { value: DESC },
+                    Step::SetIp {
+                        ip: Val::at(Anchor::TaskSize, 8),
+                    },
+                ],
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row05_end_above_task_size",
+            with(cat(vec![
+                vec![
+                    desc(
+                        0,
+                        0,
+                        Val::at(Anchor::TaskSize, -16),
+                        Val::Raw(0x40),
+                        Val::at(Anchor::AbortIp, 0),
+                    ),
+                    Step::SetRseqCs { value: DESC },
+                    Step::SetIp {
+                        ip: Val::at(Anchor::TaskSize, -8),
+                    },
+                ],
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row05_abort_above_task_size",
+            with(cat(vec![
+                vec![desc(
+                    0,
+                    0,
+                    Val::at(Anchor::CsStart, 0),
+                    Val::Raw(0x40),
+                    Val::at(Anchor::TaskSize, 4),
+                )],
+                enter(),
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row05_abort_below_4",
+            with(cat(vec![
+                vec![desc(
+                    0,
+                    0,
+                    Val::at(Anchor::CsStart, 0),
+                    Val::Raw(0x40),
+                    Val::Raw(2),
+                )],
+                enter(),
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row05_bad_signature",
+            with(cat(vec![
+                vec![Step::Store32 {
+                    addr: Val::at(Anchor::SigAddr, 0),
+                    value: 0x1234_5678,
+                }],
+                enter(),
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row05_signature_unmapped",
+            with(cat(vec![
+                vec![desc(
+                    0,
+                    0,
+                    Val::at(Anchor::CsStart, 0),
+                    Val::Raw(0x40),
+                    Val::at(Anchor::Hole, 4),
+                )],
+                enter(),
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row05_rseq_cs_above_task_size",
+            with(cat(vec![
+                vec![
+                    Step::SetRseqCs {
+                        value: Val::at(Anchor::TaskSize, 0),
+                    },
+                    Step::SetIp { ip: INSIDE },
+                ],
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row06_syscall_in_cs_preempted",
+            with(cat(vec![
+                enter(),
+                vec![
+                    Step::Getpid,
+                    Step::SwitchIn { cpu: 0, mm_cid: 0 },
+                    Step::ExitToUser,
+                ],
+            ])),
+        ),
+        (
+            "row06_syscall_in_cs_migrated",
+            with(cat(vec![
+                enter(),
+                vec![
+                    Step::Getpid,
+                    Step::SwitchIn { cpu: 5, mm_cid: 2 },
+                    Step::ExitToUser,
+                ],
+            ])),
+        ),
+        (
+            "row07_syscall_in_cs",
+            with(cat(vec![enter(), vec![Step::Getpid, Step::ExitToUser]])),
+        ),
+        (
+            "row08_stale_rseq_cs_syscall_block",
+            with(vec![
+                Step::SetRseqCs { value: DESC },
+                Step::SetIp { ip: OUTSIDE },
+                Step::Getpid,
+                Step::SwitchIn { cpu: 0, mm_cid: 0 },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "row08_stale_rseq_cs_irq_preempt",
+            with(cat(vec![
+                vec![Step::SetRseqCs { value: DESC }, Step::SetIp { ip: OUTSIDE }],
+                preempt_irq(0, 0),
+            ])),
+        ),
+        ("row09_irq_preempt_no_cs", with(preempt_irq(0, 0))),
+        (
+            "row10_clobber_cpu_id_start_preempt",
+            with(cat(vec![
+                vec![Step::Store32 {
+                    addr: AREA,
+                    value: 7,
+                }],
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row10_clobber_with_cs_preempt",
+            with(cat(vec![
+                vec![Step::Store32 {
+                    addr: AREA,
+                    value: 7,
+                }],
+                enter(),
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "row11_clobber_cpu_id_start_migrate",
+            with(cat(vec![
+                vec![Step::Store32 {
+                    addr: AREA,
+                    value: 7,
+                }],
+                preempt_irq(2, 0),
+            ])),
+        ),
+        (
+            "row12_clobber_then_signal",
+            with(vec![
+                Step::Store32 {
+                    addr: AREA,
+                    value: 7,
+                },
+                Step::Signal { sig: sig::SIGUSR1 },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "row13_membarrier_ipi_in_cs",
+            with(cat(vec![
+                enter(),
+                vec![Step::MembarrierIpi, Step::ExitToUser],
+            ])),
+        ),
+        (
+            "row13_membarrier_ipi_in_kernel",
+            with(vec![Step::Getpid, Step::MembarrierIpi, Step::ExitToUser]),
+        ),
+        (
+            "row14_membarrier_own_cpu",
+            with(vec![
+                Step::SetRseqCs { value: DESC },
+                Step::Membarrier { own_cpu: true },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "row15_signal_after_syscall_in_cs",
+            with(cat(vec![
+                enter(),
+                vec![
+                    Step::Getpid,
+                    Step::Signal { sig: sig::SIGUSR1 },
+                    Step::ExitToUser,
+                ],
+            ])),
+        ),
+        (
+            "row16_signal_after_irq_in_cs",
+            with(cat(vec![
+                enter(),
+                vec![
+                    Step::Signal { sig: sig::SIGUSR1 },
+                    Step::ExitToUser,
+                    Step::Sigreturn,
+                    Step::ExitToUser,
+                ],
+            ])),
+        ),
+        (
+            "row17_descriptor_unmapped",
+            pages(
+                with(cat(vec![enter(), preempt_irq(0, 0)])),
+                vec![(DESC, PageState::Unmapped)],
+            ),
+        ),
+        (
+            "row17_descriptor_not_present",
+            pages(
+                with(cat(vec![enter(), preempt_irq(0, 0)])),
+                vec![(DESC, PageState::NotPresent)],
+            ),
+        ),
+        (
+            "row17_descriptor_prot_none",
+            pages(
+                with(cat(vec![enter(), preempt_irq(1, 0)])),
+                vec![(DESC, PageState::ProtNone)],
+            ),
+        ),
+        (
+            "row18_area_readonly_signal",
+            with(vec![
+                Step::Mprotect {
+                    addr: AREA,
+                    readable: true,
+                    writable: false,
+                },
+                Step::SetRseqCs { value: DESC },
+                Step::Signal { sig: sig::SIGUSR1 },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "row19_area_readonly_preempt",
+            with(cat(vec![
+                vec![Step::Mprotect {
+                    addr: AREA,
+                    readable: true,
+                    writable: false,
+                }],
+                preempt_irq(0, 0),
+                preempt_irq(1, 0),
+            ])),
+        ),
+        (
+            "row20_unregister",
+            with(vec![
+                Step::Rseq {
+                    addr: AREA,
+                    len: 32,
+                    flags: 1,
+                    sig: SigVal::ARCH,
+                },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "row21_unregister_unwritable",
+            with(vec![
+                Step::Mprotect {
+                    addr: AREA,
+                    readable: true,
+                    writable: false,
+                },
+                Step::Rseq {
+                    addr: AREA,
+                    len: 32,
+                    flags: 1,
+                    sig: SigVal::ARCH,
+                },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "row22_register_clears_rseq_cs",
+            Scenario {
+                init: vec![Init::Bytes {
+                    at: Val::at(Anchor::Area, 8),
+                    bytes: vec![0, 0, 0x70, 0, 0, 0, 0, 0],
+                }],
+                ..with(vec![Step::ExitToUser])
+            },
+        ),
+        (
+            "row23_register_len64_32_aligned",
+            Scenario {
+                registration: Some(RegistrationSpec {
+                    addr: Val::at(Anchor::Area, 32),
+                    len: 64,
+                    ..RegistrationSpec::default()
+                }),
+                ..with(preempt_irq(0, 0))
+            },
+        ),
+        (
+            "row24_register_slice_flag",
+            Scenario {
+                registration: Some(RegistrationSpec {
+                    flags: 2,
+                    ..RegistrationSpec::default()
+                }),
+                ..with(preempt_irq(0, 0))
+            },
+        ),
+        (
+            "row25_len64_preempt_migrate",
+            len64(with(cat(vec![preempt_irq(0, 0), preempt_irq(1, 1)]))),
+        ),
+        (
+            "row25_len64_abort",
+            len64(with(cat(vec![enter(), preempt_irq(0, 0)]))),
+        ),
+        (
+            "row25_len64_clobber_then_migrate",
+            len64(with(cat(vec![
+                vec![Step::Store32 {
+                    addr: Val::at(Anchor::Area, 0x40),
+                    value: 7,
+                }],
+                preempt_irq(4, 0),
+            ]))),
+        ),
+        (
+            "row27_unregister_then_membarrier",
+            with(vec![
+                Step::Rseq {
+                    addr: AREA,
+                    len: 32,
+                    flags: 1,
+                    sig: SigVal::ARCH,
+                },
+                Step::MembarrierIpi,
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "row29_clobber_node_id_migrate",
+            with(cat(vec![
+                vec![Step::Store32 {
+                    addr: Val::at(Anchor::Area, 20),
+                    value: 9,
+                }],
+                preempt_irq(6, 0),
+            ])),
+        ),
+        (
+            "row29_clobber_mm_cid_cid_change",
+            with(cat(vec![
+                vec![Step::Store32 {
+                    addr: Val::at(Anchor::Area, 24),
+                    value: 9,
+                }],
+                preempt_irq(0, 3),
+            ])),
+        ),
+        (
+            "fork_cow_child_first_exit",
+            with(vec![
+                Step::Fork {
+                    clone_vm: false,
+                    follow_child: true,
+                },
+                Step::ExitToUser,
+                Step::Interrupt,
+                Step::SwitchIn { cpu: 0, mm_cid: 0 },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "fork_cow_child_in_cs",
+            with(cat(vec![
+                vec![
+                    Step::SetRseqCs { value: DESC },
+                    Step::Fork {
+                        clone_vm: false,
+                        follow_child: true,
+                    },
+                    Step::ExitToUser,
+                    Step::SetIp { ip: INSIDE },
+                ],
+                preempt_irq(1, 0),
+            ])),
+        ),
+        (
+            "fork_cow_parent",
+            with(cat(vec![
+                vec![
+                    Step::Fork {
+                        clone_vm: false,
+                        follow_child: false,
+                    },
+                    Step::ExitToUser,
+                ],
+                enter(),
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "fork_clone_vm_child",
+            with(vec![
+                Step::Fork {
+                    clone_vm: true,
+                    follow_child: true,
+                },
+                Step::ExitToUser,
+                Step::Interrupt,
+                Step::SwitchIn { cpu: 2, mm_cid: 1 },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "execve_ok",
+            with(vec![
+                Step::SetRseqCs { value: DESC },
+                Step::Execve { ok: true },
+                Step::ExitToUser,
+                Step::Interrupt,
+                Step::SwitchIn { cpu: 1, mm_cid: 0 },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "execve_failed",
+            with(vec![Step::Execve { ok: false }, Step::ExitToUser]),
+        ),
+        (
+            "register_twice_ebusy",
+            with(vec![
+                Step::Rseq {
+                    addr: AREA,
+                    len: 32,
+                    flags: 0,
+                    sig: SigVal::ARCH,
+                },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "reregister_after_unregister",
+            with(vec![
+                Step::Rseq {
+                    addr: AREA,
+                    len: 32,
+                    flags: 1,
+                    sig: SigVal::ARCH,
+                },
+                Step::Rseq {
+                    addr: AREA,
+                    len: 32,
+                    flags: 0,
+                    sig: SigVal::ARCH,
+                },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            "signal_no_handler_dies",
+            Scenario {
+                handlers: 0,
+                ..with(vec![Step::Signal { sig: sig::SIGUSR2 }, Step::ExitToUser])
+            },
+        ),
+        (
+            "sigsegv_handler_invalid_descriptor",
+            Scenario {
+                handlers: USR1 | SEGV,
+                ..with(cat(vec![vec![std_desc(1, 0)], enter(), preempt_irq(0, 0)]))
+            },
+        ),
+        (
+            "sigsegv_handler_bad_signature_signal",
+            Scenario {
+                handlers: USR1 | SEGV,
+                ..with(cat(vec![
+                    vec![Step::Store32 {
+                        addr: Val::at(Anchor::SigAddr, 0),
+                        value: 1,
+                    }],
+                    enter(),
+                    vec![Step::Signal { sig: sig::SIGUSR1 }, Step::ExitToUser],
+                ]))
+            },
+        ),
+        (
+            "area_reclaimed_then_preempt",
+            with(cat(vec![
+                vec![Step::Reclaim { addr: AREA }],
+                preempt_irq(0, 0),
+                vec![Step::Reclaim { addr: AREA }],
+                preempt_irq(3, 0),
+            ])),
+        ),
+        (
+            "area_cow_then_abort",
+            pages(
+                with(cat(vec![enter(), preempt_irq(0, 0)])),
+                vec![(AREA, PageState::Cow)],
+            ),
+        ),
+        (
+            "area_cow_then_migrate",
+            pages(
+                with(cat(vec![preempt_irq(0, 0), preempt_irq(2, 0)])),
+                vec![(AREA, PageState::Cow)],
+            ),
+        ),
+        (
+            "area_unmapped_then_preempt",
+            with(cat(vec![
+                vec![Step::Munmap { addr: AREA }],
+                preempt_irq(1, 0),
+            ])),
+        ),
+        (
+            "descriptor_straddles_page",
+            Scenario {
+                layout: crate::scenario::Layout {
+                    desc: crate::testkit::DESC + 4096 - 8,
+                    ..Default::default()
+                },
+                ..pages(
+                    with(cat(vec![enter(), preempt_irq(0, 0)])),
+                    vec![(Val::at(Anchor::DescPageEnd, 0), PageState::NotPresent)],
+                )
+            },
+        ),
+        (
+            "descriptor_dontneed",
+            with(cat(vec![
+                enter(),
+                vec![Step::MadviseDontneed { addr: DESC }],
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            "signature_page_not_present",
+            pages(
+                with(cat(vec![enter(), preempt_irq(0, 0)])),
+                vec![(Val::at(Anchor::SigAddr, 0), PageState::NotPresent)],
+            ),
+        ),
+        (
+            "prctl_slice_enable_len64",
+            len64(with(vec![
+                Step::PrctlSlice { op: 2, arg: 1 },
+                Step::ExitToUser,
+                Step::PrctlSlice { op: 1, arg: 0 },
+                Step::ExitToUser,
+            ])),
+        ),
+        (
+            "slice_request_then_timer",
+            len64(with(vec![
+                Step::PrctlSlice { op: 2, arg: 1 },
+                Step::Store {
+                    addr: Val::at(Anchor::Area, 0x40 + 28),
+                    bytes: vec![1],
+                },
+                Step::Interrupt,
+                Step::SliceTimer,
+                Step::ExitToUser,
+                Step::SliceYield,
+                Step::ExitToUser,
+            ])),
+        ),
+        (
+            "not_registered_preempt",
+            Scenario {
+                registration: None,
+                ..with(cat(vec![enter(), preempt_irq(1, 0)]))
+            },
+        ),
+        (
+            "arm64_abort_after_irq_preempt",
+            on(Arch::Arm64, with(cat(vec![enter(), preempt_irq(0, 0)]))),
+        ),
+        (
+            "arm64_abort_after_migrate",
+            on(Arch::Arm64, with(cat(vec![enter(), preempt_irq(2, 0)]))),
+        ),
+        (
+            "arm64_signal_in_cs",
+            on(
+                Arch::Arm64,
+                with(cat(vec![
+                    enter(),
+                    vec![Step::Signal { sig: sig::SIGUSR1 }, Step::ExitToUser],
+                ])),
+            ),
+        ),
+        (
+            "arm64_syscall_in_cs_preempted",
+            on(
+                Arch::Arm64,
+                with(cat(vec![
+                    enter(),
+                    vec![
+                        Step::Getpid,
+                        Step::SwitchIn { cpu: 0, mm_cid: 0 },
+                        Step::ExitToUser,
+                    ],
+                ])),
+            ),
+        ),
+        (
+            "arm32_abort_after_preempt",
+            on(Arch::Arm32, with(cat(vec![enter(), preempt_irq(0, 0)]))),
+        ),
+        (
+            "arm32_rseq_cs_high_word",
+            on(
+                Arch::Arm32,
+                with(cat(vec![
+                    vec![
+                        Step::SetRseqCs {
+                            value: Val::Raw(0x1_0000_0000 | crate::testkit::DESC),
+                        },
+                        Step::SetIp { ip: INSIDE },
+                    ],
+                    preempt_irq(0, 0),
+                ])),
+            ),
+        ),
+        (
+            "arm32_syscall_in_cs_preempted",
+            on(
+                Arch::Arm32,
+                with(cat(vec![
+                    enter(),
+                    vec![
+                        Step::Getpid,
+                        Step::SwitchIn { cpu: 0, mm_cid: 0 },
+                        Step::ExitToUser,
+                    ],
+                ])),
+            ),
+        ),
+        (
+            "riscv64_abort_after_preempt",
+            on(Arch::Riscv64, with(cat(vec![enter(), preempt_irq(0, 0)]))),
+        ),
+        (
+            "riscv64_cow_area_migrate",
+            on(
+                Arch::Riscv64,
+                pages(
+                    with(cat(vec![enter(), preempt_irq(3, 0)])),
+                    vec![(AREA, PageState::Cow)],
+                ),
+            ),
+        ),
+        (
+            "la57_abort_after_preempt",
+            on(
+                Arch::X86_64La57,
+                with(cat(vec![enter(), preempt_irq(0, 0)])),
+            ),
+        ),
+    ];
+    v.sort_by_key(|(n, _)| *n);
+    v
+}
+
+/// A cs_analysis input (see [`crate::targets::decode_cs_analysis`]).
+#[allow(clippy::too_many_arguments)]
+fn cs_input(
+    arch: u8,
+    entry: u8,
+    len64: bool,
+    segv_handler: bool,
+    straddle: bool,
+    desc_state: Option<PageState>,
+    sig_state: Option<PageState>,
+    version: u32,
+    flags: u32,
+    start: Val,
+    off: Val,
+    abort: Val,
+    ip: Val,
+    rseq_cs: Val,
+    word: SigVal,
+) -> Vec<u8> {
+    let head = (0u8..=255)
+        .find(|h| {
+            h & 3 == arch
+                && (h >> 2) % 6 == entry
+                && (h & 0x40 != 0) == segv_handler
+                && (h & 0x80 != 0) == len64
+        })
+        .unwrap_or(0);
+    let mut w = Writer::default();
+    w.u8(head);
+    w.u8(if straddle { 1 } else { 0 });
+    let st = |s: PageState| PageState::ALL.iter().position(|&p| p == s).unwrap_or(0) as u8;
+    // states: bits 0-2 first page, 3-5 second page, 6-7 select.
+    w.u8(match desc_state {
+        None => 0x80,
+        Some(s) if straddle => 0x80 | (st(s) << 3),
+        Some(s) => st(s),
+    });
+    w.u8(match sig_state {
+        None => 0,
+        Some(s) => 0xf0 | st(s),
+    });
+    w.u8(if version != 0 { 0xf0 } else { 0 });
+    w.u8(if flags != 0 {
+        0xe0 | (flags as u8 & 0x1f)
+    } else {
+        0
+    });
+    for v in [start, off, abort, ip, rseq_cs] {
+        enc_val(&mut w, v);
+    }
+    enc_sig(&mut w, SigVal::ARCH);
+    enc_sig(&mut w, word);
+    w.out
+}
+
+fn cs_seeds() -> Vec<(String, Vec<u8>)> {
+    let start = Val::at(Anchor::CsStart, 0);
+    let off = Val::Raw(crate::testkit::CS_LEN);
+    let abort = Val::at(Anchor::AbortIp, 0);
+    let mut out = Vec::new();
+    let entries = [
+        "irq_preempt",
+        "irq_migrate",
+        "syscall_preempt",
+        "signal",
+        "syscall_signal",
+        "membarrier",
+    ];
+    for (arch_i, arch) in [(0u8, "x86_64"), (2, "arm64"), (3, "arm32")] {
+        for (e, ename) in entries.iter().enumerate() {
+            out.push((
+                format!("{arch}_{ename}_valid_inside"),
+                cs_input(
+                    arch_i,
+                    e as u8,
+                    false,
+                    false,
+                    false,
+                    None,
+                    None,
+                    0,
+                    0,
+                    start,
+                    off,
+                    abort,
+                    INSIDE,
+                    DESC,
+                    SigVal::ARCH,
+                ),
+            ));
+        }
+    }
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "valid_outside",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                OUTSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "rseq_cs_zero",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                Val::Raw(0),
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "version_inside",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                1,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "flags_inside",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                2,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "version_outside",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                1,
+                0,
+                start,
+                off,
+                abort,
+                OUTSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "bad_sig_inside",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::Raw(0x5305_3052),
+            ),
+        ),
+        (
+            "bad_sig_high_bits",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::Raw(0x1234_3053),
+            ),
+        ),
+        (
+            "bad_sig_signal_handler",
+            cs_input(
+                0,
+                3,
+                false,
+                true,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::Raw(1),
+            ),
+        ),
+        (
+            "abort_in_cs",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                Val::at(Anchor::CsStart, 8),
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "abort_below_4",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                Val::Raw(3),
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "abort_task_size",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                Val::at(Anchor::TaskSize, 0),
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "start_task_size",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                Val::at(Anchor::TaskSize, 0),
+                off,
+                abort,
+                Val::at(Anchor::TaskSize, 4),
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "wrap",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                Val::at(Anchor::Top, -15),
+                Val::Raw(0x40),
+                abort,
+                Val::Raw(8),
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "ip_before_start",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                Val::at(Anchor::CsStart, -1),
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "ip_at_end",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                Val::at(Anchor::CsEnd, 0),
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "rseq_cs_task_size",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                Val::at(Anchor::TaskSize, 0),
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "rseq_cs_hole",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                Val::at(Anchor::Hole, 0),
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "desc_not_present",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                Some(PageState::NotPresent),
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "desc_unmapped",
+            cs_input(
+                0,
+                1,
+                false,
+                false,
+                false,
+                Some(PageState::Unmapped),
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "desc_straddles_not_present",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                true,
+                Some(PageState::NotPresent),
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "desc_straddles_unmapped",
+            cs_input(
+                0,
+                3,
+                false,
+                false,
+                true,
+                Some(PageState::Unmapped),
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "sig_not_present",
+            cs_input(
+                0,
+                0,
+                false,
+                false,
+                false,
+                None,
+                Some(PageState::NotPresent),
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "sig_prot_none",
+            cs_input(
+                0,
+                1,
+                false,
+                false,
+                false,
+                None,
+                Some(PageState::ProtNone),
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "len64_valid_inside",
+            cs_input(
+                0,
+                0,
+                true,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "len64_signal_inside",
+            cs_input(
+                0,
+                3,
+                true,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                start,
+                off,
+                abort,
+                INSIDE,
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+        (
+            "arm32_wrap32",
+            cs_input(
+                3,
+                0,
+                false,
+                false,
+                false,
+                None,
+                None,
+                0,
+                0,
+                Val::at(Anchor::U32Max, -15),
+                Val::Raw(0x40),
+                abort,
+                Val::Raw(8),
+                DESC,
+                SigVal::ARCH,
+            ),
+        ),
+    ];
+    out.extend(cases.into_iter().map(|(n, b)| (n.to_string(), b)));
+    out
+}
+
+fn registration_seeds() -> Vec<(String, Vec<u8>)> {
+    // Op bytes: op % 8 picks the kind, op >> 3 the length index for rseq ops.
+    let rseq = |len_idx: u8, addr_idx: u8, flags_idx: u8, sig: u8| {
+        vec![len_idx << 3, addr_idx, flags_idx, sig]
+    };
+    let exit = vec![3u8];
+    let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        (
+            "register_unregister",
+            vec![
+                rseq(0, 0, 0, 0),
+                exit.clone(),
+                rseq(0, 0, 2, 0),
+                exit.clone(),
+            ],
+        ),
+        (
+            "register_twice",
+            vec![rseq(0, 0, 0, 0), rseq(0, 0, 0, 0), exit.clone()],
+        ),
+        (
+            "register_other_addr",
+            vec![rseq(0, 0, 0, 0), rseq(0, 1, 0, 0), exit.clone()],
+        ),
+        (
+            "register_other_len",
+            vec![rseq(0, 0, 0, 0), rseq(1, 0, 0, 0), exit.clone()],
+        ),
+        (
+            "register_other_sig",
+            vec![rseq(0, 0, 0, 0), rseq(0, 0, 0, 255), vec![1, 2, 3, 4]],
+        ),
+        ("len64_aligned", vec![rseq(1, 2, 0, 0), exit.clone()]),
+        ("len64_32_aligned", vec![rseq(1, 1, 0, 0), exit.clone()]),
+        ("len33", vec![rseq(2, 0, 0, 0), exit.clone()]),
+        ("len28", vec![rseq(3, 0, 0, 0), exit.clone()]),
+        ("len0", vec![rseq(4, 0, 0, 0), exit.clone()]),
+        ("misaligned", vec![rseq(0, 2, 0, 0), exit.clone()]),
+        ("page_end", vec![rseq(0, 3, 0, 0), exit.clone()]),
+        ("hole", vec![rseq(0, 4, 0, 0), exit.clone()]),
+        ("task_size", vec![rseq(0, 5, 0, 0), exit.clone()]),
+        ("top", vec![rseq(0, 6, 0, 0), exit.clone()]),
+        ("null", vec![rseq(0, 7, 0, 0), exit.clone()]),
+        ("flags_slice", vec![rseq(0, 0, 3, 0), exit.clone()]),
+        ("flags_3", vec![rseq(0, 0, 4, 0), exit.clone()]),
+        (
+            "unregister_unregistered",
+            vec![rseq(0, 0, 2, 0), exit.clone()],
+        ),
+        (
+            "unregister_wrong_sig",
+            vec![rseq(0, 0, 0, 0), exit.clone(), rseq(0, 0, 2, 200)],
+        ),
+        (
+            "unregister_wrong_len",
+            vec![rseq(0, 0, 0, 0), exit.clone(), rseq(1, 0, 2, 0)],
+        ),
+        (
+            "area_readonly_register",
+            vec![vec![5 | (3 << 3)], rseq(0, 0, 0, 0), exit.clone()],
+        ),
+        (
+            "area_cow_register",
+            vec![vec![5 | (1 << 3)], rseq(0, 0, 0, 0), exit.clone()],
+        ),
+        (
+            "area_not_present_register",
+            vec![vec![5 | (2 << 3)], rseq(0, 0, 0, 0), exit.clone()],
+        ),
+        (
+            "area_readonly_unregister",
+            vec![
+                rseq(0, 0, 0, 0),
+                exit.clone(),
+                vec![5 | (3 << 3)],
+                rseq(0, 0, 2, 0),
+                exit.clone(),
+            ],
+        ),
+        (
+            "clobber_then_migrate",
+            vec![
+                rseq(0, 0, 0, 0),
+                exit.clone(),
+                vec![6],
+                vec![9, 0, 0, 0],
+                vec![4 | (2 << 3)],
+                exit.clone(),
+            ],
+        ),
+        (
+            "fork_child",
+            vec![rseq(0, 0, 0, 0), exit.clone(), vec![7 | 0x20], exit.clone()],
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(n, parts)| {
+            let mut b = vec![0u8];
+            for p in parts {
+                b.extend(p);
+            }
+            (n.to_string(), b)
+        })
+        .collect()
+}
+
+/// Every seed of a target: (file name, bytes).
+pub fn for_target(target: &str) -> Vec<(String, Vec<u8>)> {
+    match target {
+        "cs_analysis" => cs_seeds(),
+        "registration" => registration_seeds(),
+        "exit_to_user" => {
+            // The first byte picks the run: spread the seeds over the runs.
+            let mut out = Vec::new();
+            for (i, (name, s)) in scenarios().into_iter().enumerate() {
+                let n = runs_for_arch(s.arch).len().max(1);
+                for k in 0..2 {
+                    let pick = ((i * 7 + k * n / 2) % n) as u8;
+                    let mut b = vec![pick];
+                    b.extend(s.encode());
+                    out.push((format!("{name}_{k}"), b));
+                }
+            }
+            out
+        }
+        _ => scenarios()
+            .into_iter()
+            .map(|(n, s)| (n.to_string(), s.encode()))
+            .collect(),
+    }
+}
