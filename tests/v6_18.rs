@@ -578,7 +578,7 @@ fn row12_signal_rewrites_ids_before_handler() -> Decisions {
             .expect("IDs written");
         let frame_at = ev
             .iter()
-            .position(|e| matches!(e, TraceEvent::SignalFrame { sig: s } if *s == sig::SIGUSR1))
+            .position(|e| matches!(e, TraceEvent::SignalFrame { sig: s, .. } if *s == sig::SIGUSR1))
             .expect("frame");
         assert!(w_at < frame_at, "{c}");
         assert_eq!(f.area_u32(field::CPU_ID_START), Some(0), "{c}");

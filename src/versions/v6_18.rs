@@ -22,7 +22,7 @@
 use crate::abi::{self, errno, rseq as field, rseq_cs as cs_field};
 use crate::config::Config;
 use crate::decision_points;
-use crate::kernel::{cpu_to_node, tif, Fate, Kctx, KernelVersion, EXIT_LOOP_BOUND};
+use crate::kernel::{cpu_to_node, tif, Fate, Kctx, KernelVersion, Registration, EXIT_LOOP_BOUND};
 
 decision_points! {
     /// Every branch of the legacy rseq code that the model takes, named
@@ -852,6 +852,14 @@ impl KernelVersion for V6_18 {
         "legacy rseq (v6.18 and before): event mask, TIF_NOTIFY_RESUME handler, IDs rewritten on every notify";
     type Decision = Decision;
     type TaskState = TaskRseq;
+
+    fn registration(t: &TaskRseq) -> Option<Registration> {
+        t.registered().then_some(Registration {
+            addr: t.rseq,
+            len: t.rseq_len,
+            sig: t.rseq_sig,
+        })
+    }
 
     fn configs() -> Vec<Config> {
         let mut v = Vec::new();
