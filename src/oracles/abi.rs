@@ -96,20 +96,27 @@ impl AbiChecker {
         }
     }
 
-    /// Whether the kernel can read a page at all (possibly after a fault).
-    fn readable(model: &dyn Model, addr: u64, len: u64) -> bool {
+    /// Whether the kernel can read (or with `write`, write) every page of
+    /// the range, possibly after resolving a fault.
+    fn accessible(model: &dyn Model, addr: u64, len: u64, write: bool) -> bool {
         let mem = model.current_mem();
         if !mem.access_ok(addr, len) {
             return false;
         }
         let mut a = addr - addr % PAGE_SIZE;
         while a < addr + len {
-            if matches!(mem.state(a), PageState::Unmapped | PageState::ProtNone) {
-                return false;
+            match mem.state(a) {
+                PageState::Unmapped | PageState::ProtNone => return false,
+                PageState::ReadOnly if write => return false,
+                _ => {}
             }
             a += PAGE_SIZE;
         }
         true
+    }
+
+    fn readable(model: &dyn Model, addr: u64, len: u64) -> bool {
+        Self::accessible(model, addr, len, false)
     }
 
     /// What is wrong with the descriptor at the program's rseq_cs, if anything.
@@ -162,11 +169,20 @@ impl AbiChecker {
         None
     }
 
-    /// The critical section the task is in at `ip`, if the program has a
-    /// valid descriptor at rseq_cs that covers it.
+    /// The critical section the task is in at `ip`: the program stored a
+    /// valid descriptor's address in rseq_cs, it is still there (the kernel
+    /// may have cleared it lazily, which ends the section as far as the
+    /// kernel can know), and the descriptor covers the IP.
     pub fn cs_at(&self, ip: u64, model: &dyn Model) -> Option<CsAtEntry> {
         let reg = model.registration()?;
-        if self.user_rseq_cs == 0 || self.descriptor_problem(model, &reg).is_some() {
+        let in_memory = model
+            .current_mem()
+            .peek(reg.addr + rseq::RSEQ_CS, 8)
+            .map(|b| u64_at(&b, 0));
+        if self.user_rseq_cs == 0
+            || in_memory != Some(self.user_rseq_cs)
+            || self.descriptor_problem(model, &reg).is_some()
+        {
             return None;
         }
         let b = model.current_mem().peek(self.user_rseq_cs, rseq_cs::SIZE)?;
@@ -307,7 +323,10 @@ impl AbiChecker {
             } else {
                 (33..=4096).contains(&len) && addr % 64 == 0
             };
-            reg.is_some() || flags != 0 || !aligned || !Self::readable(model, addr, len as u64)
+            reg.is_some()
+                || flags != 0
+                || !aligned
+                || !Self::accessible(model, addr, len as u64, true)
         };
         if misuse {
             self.flag(
