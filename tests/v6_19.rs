@@ -306,6 +306,26 @@ fn sys_rseq_errno_order() -> Vec<&'static str> {
     alive_no_kill(&f);
     seen.add(&f);
 
+    // Registration at address 0 (page 0 mapped, mmap_min_addr 0): it
+    // succeeds, but usrptr == NULL is what sys_rseq() takes for "not
+    // registered": a second registration is not EBUSY, and unregistration
+    // is EINVAL, while has_rseq makes the exit path write the IDs at 0.
+    let mut z = fx(c);
+    z.step(Event::Mmap {
+        addr: 0,
+        state: PageState::Present,
+    });
+    assert_eq!(z.syscall(rq(0, 32, 0, s)), Some(0));
+    z.migrate_irq(3);
+    assert_eq!(
+        z.model.current_mem().peek(0, 8),
+        Some(vec![3, 0, 0, 0, 3, 0, 0, 0]),
+        "IDs written at address 0"
+    );
+    assert_eq!(z.syscall(rq(0, 32, 0, s)), Some(0), "no EBUSY");
+    assert_eq!(z.syscall(rq(0, 32, 1, s)), Some(-22));
+    seen.add(&z);
+
     // Row 23: rseq_len 64 at a 32- but not 64-aligned address is accepted.
     let mut g = fx(c);
     assert_eq!(g.syscall(rq(AREA + 32, 64, 0, s)), Some(0));
@@ -1857,7 +1877,18 @@ fn random_sequences_are_bounded_deterministic_and_panic_free() {
                 }));
             }
             for _ in 0..n {
-                events.push(random_event(&mut rng, &c));
+                if rng.below(8) == 0 {
+                    // Composite user action: enter a critical section (single
+                    // random events almost never line both stores up).
+                    events.push(Event::Store {
+                        addr: AREA + off::RSEQ_CS,
+                        bytes: DESC.to_le_bytes().to_vec(),
+                    });
+                    let ip = CS_START + rng.below(CS_LEN + 8);
+                    events.push(Event::SetIp { ip });
+                } else {
+                    events.push(random_event(&mut rng, &c));
+                }
             }
             let run = || {
                 let mut m = version().machine(c, standard_setup(standard_mem(&c)));

@@ -1056,8 +1056,10 @@ fn exit_to_user_mode_prepare_legacy(k: &mut K<'_>) {
 /// do_work_pending() if any work bit is set.
 fn arm_ret_to_user(k: &mut K<'_>) {
     let flags = k.task.tif;
-    // _TIF_WORK_MASK; TIF_RSEQ is TIF_NOTIFY_RESUME here.
-    let work_mask = tif::SIGPENDING | tif::NOTIFY_RESUME | k.tif_rseq();
+    // arm's _TIF_WORK_MASK. arm has no generic TIF bits, so TIF_RSEQ is
+    // TIF_NOTIFY_RESUME; a separate bit (an ad-hoc `arm32+tifb` config) would
+    // not be work here.
+    let work_mask = tif::SIGPENDING | tif::NOTIFY_RESUME;
     if flags & work_mask == 0 {
         k.decide(D::ArmNoWork);
         return;
