@@ -8,6 +8,7 @@ use crate::kernel::{KernelVersion, Machine, Model, Setup};
 use crate::trace::DecisionSet;
 
 pub mod v6_18;
+pub mod v6_19;
 
 /// One registered version.
 pub struct VersionEntry {
@@ -45,7 +46,7 @@ const fn entry<V: KernelVersion>() -> VersionEntry {
 }
 
 /// Every modelled version, oldest first.
-pub static VERSIONS: &[VersionEntry] = &[entry::<v6_18::V6_18>()];
+pub static VERSIONS: &[VersionEntry] = &[entry::<v6_18::V6_18>(), entry::<v6_19::V6_19>()];
 
 /// Look a version up by name.
 pub fn find(name: &str) -> Option<&'static VersionEntry> {
