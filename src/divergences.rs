@@ -117,6 +117,18 @@ pub struct Ctx<'a> {
 }
 
 const IDS: [Range<usize>; 2] = [0..8, 20..28];
+/// The ABI rules about the descriptor a non-zero rseq_cs points to.
+const DESCRIPTOR_RULES: [&str; 9] = [
+    "rseq-cs-not-user-address",
+    "descriptor-unmapped",
+    "descriptor-version",
+    "descriptor-flags",
+    "descriptor-range",
+    "abort-ip-range",
+    "abort-ip-in-cs",
+    "missing-signature",
+    "thread-flags-nonzero",
+];
 const RSEQ_CS_BYTES: Range<usize> = 8..16;
 const FLAGS_BYTES: Range<usize> = 16..20;
 const SLICE_BYTES: Range<usize> = 28..32;
@@ -208,6 +220,18 @@ fn diff_only_area(c: &Ctx, ranges: &[Range<usize>]) -> bool {
     c.diff().only_area_in(ranges)
 }
 
+/// Only the IP and area bytes in `ranges` differ.
+fn diff_only_area_or_ip(c: &Ctx, ranges: &[Range<usize>]) -> bool {
+    let d = c.diff();
+    d.area.iter().all(|o| ranges.iter().any(|r| r.contains(o)))
+        && ObsDiff {
+            area: Vec::new(),
+            ip: false,
+            ..d
+        }
+        .is_empty()
+}
+
 /// The registry. Ordered by version, then by spec §6 row.
 pub static REGISTRY: &[KnownDivergence] = &[
     // ---- v6.18 -> v6.19: "rseq: Optimize exit to user space" -------------
@@ -247,7 +271,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
                 && !c.new.config.debug
                 && c.entered_by_syscall()
                 && !Ctx::looked_at_cs(c.new, c.obs)
-                && diff_only_area(c, &[RSEQ_CS_BYTES, IDS[0].clone(), IDS[1].clone()])
+                && diff_only_area(c, &[RSEQ_CS_BYTES])
         },
     },
     KnownDivergence {
@@ -257,7 +281,55 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "v6.19",
         category: Category::AbiViolatingProgram,
         justification: "legacy rseq_get_rseq_cs() validates the whole descriptor before looking at the IP and kills on any flaw; rseq_update_user_cs() checks abort_ip and the signature only when the IP is inside, and never version, flags, start range, wrap or abort-inside-CS (spec §6 rows 1-5)",
-        applies: |c| c.nonconforming() && Ctx::killed(c.old_obs()) != Ctx::killed(c.new_obs()),
+        applies: |c| {
+            DESCRIPTOR_RULES.iter().any(|r| c.broke(r))
+                && Ctx::killed(c.old_obs()) != Ctx::killed(c.new_obs())
+        },
+    },
+    KnownDivergence {
+        id: "rd-read-only-fields-enforced",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "with the rseq_debug key on, rseq_debug_validate_ids() compares the read-only fields with the cached IDs before every ID write and the slow path kills with force_sig(SIGSEGV); legacy CONFIG_DEBUG_RSEQ rseq_validate_ro_fields() only warned (spec §6 rows 10, 11, 29)",
+        applies: |c| {
+            c.new.config.debug
+                && c.broke("ro-field-store")
+                && Ctx::killed(c.new_obs())
+                && !Ctx::killed(c.old_obs())
+        },
+    },
+    KnownDivergence {
+        id: "r-no-write-while-rseq-cs-zero",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "legacy clear_rseq_cs() wrote rseq_cs = 0 on every notify-resume, so a read-only area killed at the next preemption; the rework writes the area only to update changed IDs or to clear a non-zero rseq_cs (spec §6 rows 18, 19)",
+        applies: |c| {
+            c.broke("area-unmapped") && Ctx::killed(c.old_obs()) && !Ctx::killed(c.new_obs())
+        },
+    },
+    KnownDivergence {
+        id: "rd-non-gie-syscall-return-aborts",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "on architectures without GENERIC_IRQ_ENTRY the debug syscall-return check (rseq_syscall() -> rseq_debug_update_user_cs()) has no user_irq test, so a syscall inside a valid section is aborted where legacy rseq_syscall() killed with force_sig(SIGSEGV) (spec §6 row 6b)",
+        applies: |c| {
+            !c.new.config.generic_irq_entry && c.new.config.debug && c.broke("syscall-in-cs")
+        },
+    },
+    KnownDivergence {
+        id: "r-32bit-rseq-cs-truncated",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "on a 32-bit kernel the rework reads rseq_cs as 64 bits but passes it to the section routines as unsigned long, dropping a non-zero high word; legacy rseq_get_rseq_cs_ptr_val() returned -EINVAL and killed (spec §4.13)",
+        applies: |c| c.new.config.arch.word_bits() == 32 && c.broke("rseq-cs-not-user-address"),
     },
     KnownDivergence {
         id: "r-kill-by-force-sig-from-slow-path",
@@ -305,7 +377,18 @@ pub static REGISTRY: &[KnownDivergence] = &[
         applies: |c| {
             matches!(c.new.version, "v6.19" | "v7.0")
                 && c.new.config.arch == crate::abi::Arch::Arm64
-                && (c.finding.oracle == "contract" || c.finding.oracle == "differential")
+                && !c.entered_by_syscall()
+                && match c.finding.oracle {
+                    // The missed abort, or the debug kill of a section that
+                    // looks syscall-interrupted because user_irq is never set.
+                    "contract" => true,
+                    "differential" => {
+                        diff_only_area(c, &[RSEQ_CS_BYTES])
+                            || (c.diff().ip && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES]))
+                            || (c.new.config.debug && Ctx::killed(c.new_obs()))
+                    }
+                    _ => false,
+                }
         },
     },
     // ---- v6.19 -> v7.0: time-slice extension ------------------------------
