@@ -292,7 +292,14 @@ pub fn load_input(path: &Path, target: Option<&str>) -> Result<Input, String> {
     }
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let target = target_for(path, target)?;
-    let looks_json = data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    // JSON when the file says so by its name, or reads as a JSON object;
+    // anything else is a binary input (any byte string is one).
+    let trimmed = data.trim_ascii();
+    let named_json = path.extension().is_some_and(|e| e == "json");
+    let looks_json = named_json
+        || (trimmed.first() == Some(&b'{')
+            && trimmed.last() == Some(&b'}')
+            && std::str::from_utf8(trimmed).is_ok());
     if looks_json {
         let text = std::str::from_utf8(&data)
             .map_err(|_| format!("{}: looks like JSON but is not UTF-8", path.display()))?;

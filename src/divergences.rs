@@ -260,18 +260,20 @@ pub static REGISTRY: &[KnownDivergence] = &[
         },
     },
     KnownDivergence {
-        id: "r-no-lazy-clear-after-syscall",
+        id: "lazy-clear-of-stale-rseq-cs",
         oracle: "differential",
-        from: "v6.18",
-        to: "v6.19",
+        from: "*",
+        to: "*",
         category: Category::IntendedOptimization,
-        justification: "after a syscall-entry preemption the rework does not look at rseq_cs at all (rseq_update_usr() CS gate), so the legacy lazy clear of a stale rseq_cs outside any section is gone (spec §6 rows 8, 14)",
+        justification: "the ABI lets the kernel clear a non-zero rseq_cs lazily when the IP is outside the section (uapi comment on rseq_cs), and each release clears on different paths: legacy on every notify-resume (clear_rseq_cs()), the rework only when it evaluates the section, debug kernels also at syscall return (__rseq_debug_syscall_return()) (spec §6 rows 8, 14)",
         applies: |c| {
-            c.new.config.generic_irq_entry
-                && !c.new.config.debug
-                && c.entered_by_syscall()
-                && !Ctx::looked_at_cs(c.new, c.obs)
-                && diff_only_area(c, &[RSEQ_CS_BYTES])
+            let stale = c.window().is_some_and(|w| w.cs_at_entry.is_none());
+            let cleared_in_one = [c.old_obs(), c.new_obs()].iter().any(|o| {
+                o.and_then(|o| o.area.as_ref())
+                    .and_then(|a| a.get(RSEQ_CS_BYTES))
+                    .is_some_and(|b| b.iter().all(|&x| x == 0))
+            });
+            stale && cleared_in_one && diff_only_area(c, &[RSEQ_CS_BYTES])
         },
     },
     KnownDivergence {

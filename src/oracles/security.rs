@@ -51,7 +51,8 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<Finding> {
                 step_start = i;
             }
             TraceEvent::IpSet { ip, reason } => {
-                if *ip >= run.task_size {
+                // A handler address is the program's own choice (sigaction).
+                if *ip >= run.task_size && *reason != FRAME_REASON {
                     return vec![finding(step, format!("the kernel set the user IP to {ip:#x}, at or above TASK_SIZE ({reason})"))];
                 }
                 if *reason != FRAME_REASON {
