@@ -7,6 +7,8 @@ use crate::coverage;
 use crate::kernel::{KernelVersion, Machine, Model, Setup};
 use crate::trace::DecisionSet;
 
+pub mod v7_0;
+
 /// One registered version.
 pub struct VersionEntry {
     /// e.g. "v6.19".
@@ -43,7 +45,7 @@ const fn entry<V: KernelVersion>() -> VersionEntry {
 }
 
 /// Every modelled version, oldest first.
-pub static VERSIONS: &[VersionEntry] = &[];
+pub static VERSIONS: &[VersionEntry] = &[entry::<v7_0::V7_0>()];
 
 /// Look a version up by name.
 pub fn find(name: &str) -> Option<&'static VersionEntry> {
