@@ -8,6 +8,7 @@ use crate::kernel::{KernelVersion, Machine, Model, Setup};
 use crate::trace::DecisionSet;
 
 pub mod v7_0;
+pub mod v7_1;
 
 /// One registered version.
 pub struct VersionEntry {
@@ -45,7 +46,7 @@ const fn entry<V: KernelVersion>() -> VersionEntry {
 }
 
 /// Every modelled version, oldest first.
-pub static VERSIONS: &[VersionEntry] = &[entry::<v7_0::V7_0>()];
+pub static VERSIONS: &[VersionEntry] = &[entry::<v7_0::V7_0>(), entry::<v7_1::V7_1>()];
 
 /// Look a version up by name.
 pub fn find(name: &str) -> Option<&'static VersionEntry> {
