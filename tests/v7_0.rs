@@ -852,7 +852,7 @@ fn robustness_random_sequences() {
 
 pub fn robustness(ver: &'static rseq_fuzz::versions::VersionEntry) {
     for (ci, cfg) in (ver.configs)().into_iter().enumerate() {
-        for seed in 0..24u64 {
+        for seed in 0..seeds() {
             let run = || {
                 let mut r = XorShift(0x9E37_79B9_7F4A_7C15 ^ (seed << 8) ^ ci as u64);
                 let mut f = fixture(ver, cfg);

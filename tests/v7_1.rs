@@ -760,7 +760,7 @@ fn configs_match_v7_0() {
 #[test]
 fn robustness_random_sequences() {
     for (ci, cfg) in (v().configs)().into_iter().enumerate() {
-        for seed in 0..24u64 {
+        for seed in 0..seeds() {
             let run = || {
                 let mut r = XorShift(0xD1B5_4A32_D192_ED03 ^ (seed << 8) ^ ci as u64);
                 let mut f = fixture(v(), cfg);

@@ -326,3 +326,12 @@ pub fn random_event(r: &mut XorShift, cfg: &Config) -> Event {
         },
     }
 }
+
+/// Seeds per configuration for the robustness tests (RSEQ_V7_SEEDS
+/// overrides the default for longer local runs).
+pub fn seeds() -> u64 {
+    std::env::var("RSEQ_V7_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32)
+}
