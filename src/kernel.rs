@@ -111,6 +111,12 @@ pub enum Event {
     MembarrierIpi,
     /// The time-slice extension timer fires (v7.0+).
     SliceTimer,
+    /// The scheduler asks the current task to reschedule (a wakeup of a
+    /// higher-priority task, the tick): sets TIF_NEED_RESCHED. In user mode
+    /// the task is kicked into the kernel by an interrupt first. The exit
+    /// loop then calls schedule() (or, v7.0+, may grant a time-slice
+    /// extension instead, see `Kctx::schedule`).
+    NeedResched,
     /// Return to user mode: syscall or interrupt exit work and the exit loop.
     /// An observation is taken afterwards.
     ExitToUser,
@@ -190,6 +196,9 @@ pub struct Task {
     pub livelock: bool,
     /// Where a signal handler starts executing.
     pub handler_ip: u64,
+    /// The syscall the task is executing, from its entry until the return
+    /// to user mode (the syscall number a syscall-entry hook sees).
+    pub in_syscall: Option<Syscall>,
 }
 
 impl Task {
@@ -521,6 +530,19 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
         self.task.mm_cid
     }
 
+    /// schedule() called by the current task from the kernel (the exit loop
+    /// on TIF_NEED_RESCHED, cond_resched()): the task is switched out and,
+    /// in this machine, back in on the same CPU with the same mm_cid. Runs
+    /// the version's scheduler hooks in the order Machine's SwitchOut and
+    /// SwitchIn events run them.
+    pub fn schedule(&mut self) {
+        V::switch_out(self);
+        self.task.tif &= !tif::NEED_RESCHED;
+        let old_cid = self.task.mm_cid;
+        V::set_task_mm_cid(self, old_cid);
+        V::switch_in(self);
+    }
+
     /// Whether the task can no longer return to user mode (PF_EXITING).
     pub fn task_exiting(&self) -> bool {
         self.task.fate != Fate::Running
@@ -646,6 +668,7 @@ impl<V: KernelVersion> Machine<V> {
             syscall_ret: None,
             livelock: false,
             handler_ip: setup.handler_ip,
+            in_syscall: None,
         };
         Machine {
             cfg,
@@ -701,6 +724,8 @@ impl<V: KernelVersion> Machine<V> {
         self.ensure_kernel();
         if self.cur().on_cpu {
             self.with_task(self.current, |k| V::switch_out(k));
+            // __schedule() clears the need-resched request of prev.
+            self.cur_mut().tif &= !tif::NEED_RESCHED;
             self.cur_mut().on_cpu = false;
         }
     }
@@ -743,6 +768,7 @@ impl<V: KernelVersion> Machine<V> {
         });
         if self.cur().fate == Fate::Running {
             self.cur_mut().mode = Mode::User;
+            self.cur_mut().in_syscall = None;
         }
         self.observe(index);
     }
@@ -792,6 +818,7 @@ impl<V: KernelVersion> Machine<V> {
         }
         self.cur_mut().mode = Mode::Syscall;
         self.cur_mut().syscall_ret = None;
+        self.cur_mut().in_syscall = Some(sc.clone());
         let cur = self.current;
         self.with_task(cur, |k| V::syscall_entry(k));
         let ret = match *sc {
@@ -1007,6 +1034,10 @@ impl<V: KernelVersion> Model for Machine<V> {
             Event::SliceTimer => {
                 self.ensure_kernel();
                 self.with_task(cur, |k| V::slice_timer(k));
+            }
+            Event::NeedResched => {
+                self.ensure_kernel();
+                self.cur_mut().tif |= tif::NEED_RESCHED;
             }
             Event::ExitToUser => self.exit_to_user(index),
             _ => self.user_action(index, event),

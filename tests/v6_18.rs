@@ -201,6 +201,7 @@ impl Direct {
             fate: Fate::Running,
             syscall_ret: None,
             livelock: false,
+            in_syscall: None,
             handler_ip: HANDLER,
         };
         let state = TaskRseq {

@@ -9,6 +9,8 @@ use crate::trace::DecisionSet;
 
 pub mod v6_18;
 pub mod v6_19;
+pub mod v7_0;
+pub mod v7_1;
 
 /// One registered version.
 pub struct VersionEntry {
@@ -46,7 +48,12 @@ const fn entry<V: KernelVersion>() -> VersionEntry {
 }
 
 /// Every modelled version, oldest first.
-pub static VERSIONS: &[VersionEntry] = &[entry::<v6_18::V6_18>(), entry::<v6_19::V6_19>()];
+pub static VERSIONS: &[VersionEntry] = &[
+    entry::<v6_18::V6_18>(),
+    entry::<v6_19::V6_19>(),
+    entry::<v7_0::V7_0>(),
+    entry::<v7_1::V7_1>(),
+];
 
 /// Look a version up by name.
 pub fn find(name: &str) -> Option<&'static VersionEntry> {

@@ -1,0 +1,337 @@
+//! Helpers shared by the v7.0 and v7.1 model tests: configurations, a
+//! fixture with distinct CPU/cid values, and short verbs for the scenarios.
+#![allow(dead_code)]
+
+use rseq_fuzz::abi::{self, rseq, Arch};
+use rseq_fuzz::config::Config;
+use rseq_fuzz::kernel::{Event, Fate, Syscall};
+use rseq_fuzz::mem::AccessKind;
+use rseq_fuzz::mem::PageState;
+use rseq_fuzz::testkit::{self, Fixture, AREA, DESC, IP_INSIDE, IP_OUTSIDE};
+use rseq_fuzz::trace::{KillPath, TraceEvent};
+use rseq_fuzz::versions::{self, VersionEntry};
+
+/// CPU and mm_cid the task starts on (node 1), so that ID writes show.
+pub const CPU0: u32 = 3;
+pub const CID0: u32 = 5;
+
+pub fn version(name: &str) -> &'static VersionEntry {
+    versions::find(name).unwrap_or_else(|| panic!("version {name} not registered"))
+}
+
+pub fn v70() -> &'static VersionEntry {
+    version("v7.0")
+}
+
+pub fn v71() -> &'static VersionEntry {
+    version("v7.1")
+}
+
+pub fn x86(debug: bool) -> Config {
+    Config::native(Arch::X86_64, debug)
+}
+pub fn x86_slice(debug: bool) -> Config {
+    x86(debug).with_slice(true, true)
+}
+pub fn x86_slice_off(debug: bool) -> Config {
+    x86(debug).with_slice(true, false)
+}
+pub fn riscv(debug: bool) -> Config {
+    Config::native(Arch::Riscv64, debug)
+}
+pub fn arm64(debug: bool) -> Config {
+    Config::native(Arch::Arm64, debug)
+}
+pub fn arm32(debug: bool) -> Config {
+    Config::native(Arch::Arm32, debug)
+}
+
+/// A machine of `v` under `cfg`: the standard layout, the task on CPU0 with
+/// CID0, observing `area_len` bytes of the area (64 shows slice_ctrl).
+pub fn fixture(v: &VersionEntry, cfg: Config) -> Fixture {
+    let mut setup = testkit::standard_setup(testkit::standard_mem(&cfg));
+    setup.cpu = CPU0;
+    setup.mm_cid = CID0;
+    setup.area_len = 64;
+    Fixture::with_setup(v, cfg, setup)
+}
+
+/// rseq(AREA, len, flags, sig of the arch), returning to user.
+pub fn reg_flags(f: &mut Fixture, len: u32, flags: u32) -> i64 {
+    let sig = f.cfg.arch.rseq_sig();
+    f.syscall(Syscall::Rseq {
+        addr: AREA,
+        len,
+        flags,
+        sig,
+    })
+    .expect("rseq returns")
+}
+
+pub fn reg(f: &mut Fixture, len: u32) -> i64 {
+    reg_flags(f, len, 0)
+}
+
+/// A fixture with the area registered with `len` (asserted to succeed).
+pub fn registered(v: &VersionEntry, cfg: Config, len: u32) -> Fixture {
+    let mut f = fixture(v, cfg);
+    assert_eq!(reg(&mut f, len), 0, "{} {cfg}: registration", v.name);
+    f
+}
+
+pub fn unreg(f: &mut Fixture, len: u32) -> Option<i64> {
+    let sig = f.cfg.arch.rseq_sig();
+    f.syscall(Syscall::Rseq {
+        addr: AREA,
+        len,
+        flags: abi::RSEQ_FLAG_UNREGISTER,
+        sig,
+    })
+}
+
+pub fn u32_at(f: &Fixture, off: u64) -> u32 {
+    f.area_u32(off).expect("area mapped")
+}
+
+pub fn store_u32(f: &mut Fixture, off: u64, v: u32) {
+    f.step(Event::Store {
+        addr: AREA + off,
+        bytes: v.to_le_bytes().to_vec(),
+    });
+}
+
+pub fn store_u8(f: &mut Fixture, off: u64, v: u8) {
+    f.step(Event::Store {
+        addr: AREA + off,
+        bytes: vec![v],
+    });
+}
+
+/// The four ID fields (cpu_id_start, cpu_id, node_id, mm_cid).
+pub fn ids(f: &Fixture) -> [u32; 4] {
+    [
+        u32_at(f, rseq::CPU_ID_START),
+        u32_at(f, rseq::CPU_ID),
+        u32_at(f, rseq::NODE_ID),
+        u32_at(f, rseq::MM_CID),
+    ]
+}
+
+pub fn ids_of(cpu: u32, cid: u32) -> [u32; 4] {
+    [cpu, cpu, cpu / 2, cid]
+}
+
+/// Set the page state of the area page (mprotect semantics).
+pub fn protect_area(f: &mut Fixture, readable: bool, writable: bool) {
+    f.step(Event::Mprotect {
+        addr: AREA,
+        readable,
+        writable,
+    });
+}
+
+/// Write a descriptor at DESC and point rseq_cs at it, IP inside the CS.
+pub fn enter_cs_with(f: &mut Fixture, version: u32, flags: u32, start: u64, off: u64, abort: u64) {
+    f.write_desc(version, flags, start, off, abort);
+    f.enter_cs();
+}
+
+/// rseq_cs = DESC (valid descriptor), IP outside any CS.
+pub fn stale_cs(f: &mut Fixture) {
+    f.set_rseq_cs(DESC);
+    f.step(Event::SetIp { ip: IP_OUTSIDE });
+}
+
+/// A syscall during which the task is preempted and switched back in on
+/// `cpu` (same cid), then returns to user.
+pub fn syscall_preempted(f: &mut Fixture, cpu: u32) {
+    let cid = f.model.current().mm_cid;
+    f.steps([
+        Event::Syscall(Syscall::Getpid),
+        Event::SwitchOut,
+        Event::SwitchIn { cpu, mm_cid: cid },
+        Event::ExitToUser,
+    ]);
+}
+
+/// Every kill rseq code forced so far.
+pub fn kills(f: &Fixture) -> Vec<KillPath> {
+    f.model
+        .observations()
+        .iter()
+        .flat_map(|o| o.kills.iter().copied())
+        .collect()
+}
+
+pub fn dead(f: &Fixture) -> bool {
+    matches!(f.model.current().fate, Fate::Killed { .. })
+}
+
+pub fn rseq_cs(f: &Fixture) -> u64 {
+    f.rseq_cs_value().expect("area mapped")
+}
+
+pub fn aborted(f: &Fixture) -> bool {
+    f.ip() == testkit::ABORT_IP
+}
+
+pub fn inside(f: &Fixture) -> bool {
+    f.ip() == IP_INSIDE
+}
+
+/// A fixture with a page at `addr` in `state` added.
+pub fn map(f: &mut Fixture, addr: u64, state: PageState) {
+    f.step(Event::Mmap { addr, state });
+}
+
+/// The user accesses a kernel function made: (addr, width, write?, ok?).
+pub fn accesses_by(f: &Fixture, function: &str) -> Vec<(u64, u8, bool, bool)> {
+    f.model
+        .trace()
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Access {
+                function: fun,
+                addr,
+                width,
+                kind,
+                result,
+                ..
+            } if *fun == function => {
+                Some((*addr, *width, *kind == AccessKind::Write, result.is_ok()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Decisions a case collects, for the coverage tests.
+#[derive(Default)]
+pub struct Cov(pub Vec<&'static str>);
+
+impl Cov {
+    pub fn add(&mut self, f: &Fixture) {
+        self.0.extend(f.decisions());
+    }
+}
+
+/// Assert that the union of the decisions equals `names`, listing the
+/// missing ones.
+pub fn assert_full_coverage(version: &str, names: &[&'static str], got: &[&'static str]) {
+    let mut missing: Vec<&str> = names.iter().copied().filter(|n| !got.contains(n)).collect();
+    missing.sort_unstable();
+    let unknown: Vec<&str> = got.iter().copied().filter(|g| !names.contains(g)).collect();
+    assert!(
+        unknown.is_empty(),
+        "{version}: unknown decisions {unknown:?}"
+    );
+    assert!(
+        missing.is_empty(),
+        "{version}: {} decision point(s) reached by no test:\n  {}",
+        missing.len(),
+        missing.join("\n  ")
+    );
+}
+
+/// A small fixed-seed xorshift for the robustness tests.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A pseudo-random event, biased towards the rseq-relevant ones.
+pub fn random_event(r: &mut XorShift, cfg: &Config) -> Event {
+    let sig = cfg.arch.rseq_sig();
+    let lens = [32u32, 33, 64, 31, 0];
+    match r.below(26) {
+        0 => Event::Syscall(Syscall::Rseq {
+            addr: AREA + [0, 32, 64][r.below(3) as usize],
+            len: lens[r.below(5) as usize],
+            flags: [0, 1, 2, 3][r.below(4) as usize],
+            sig: if r.below(8) == 0 { 0 } else { sig },
+        }),
+        1 => Event::Syscall(Syscall::Getpid),
+        2 => Event::Syscall(Syscall::PrctlSlice {
+            op: [1, 2, 3][r.below(3) as usize],
+            arg: [0, 1, 2][r.below(3) as usize],
+        }),
+        3 => Event::Syscall(Syscall::SliceYield),
+        4 => Event::Syscall(Syscall::Membarrier {
+            own_cpu: r.below(2) == 0,
+        }),
+        5 => Event::Syscall(Syscall::Sigreturn),
+        6 => Event::Syscall(Syscall::Execve {
+            ok: r.below(4) == 0,
+        }),
+        7 => Event::Syscall(Syscall::Fork {
+            clone_vm: r.below(2) == 0,
+            follow_child: r.below(2) == 0,
+        }),
+        8 | 9 => Event::Interrupt,
+        10 => Event::SwitchOut,
+        11 => Event::SwitchIn {
+            cpu: r.below(4) as u32,
+            mm_cid: r.below(3) as u32,
+        },
+        12 => Event::Signal {
+            sig: [10u8, 11, 12, 14][r.below(4) as usize],
+        },
+        13 => Event::MembarrierIpi,
+        14 => Event::SliceTimer,
+        15 => Event::NeedResched,
+        16 | 17 => Event::ExitToUser,
+        18 => Event::Store {
+            addr: AREA + [0u64, 4, 8, 16, 20, 24, 28, 29][r.below(8) as usize],
+            bytes: vec![r.below(4) as u8],
+        },
+        19 => Event::Store {
+            addr: AREA + rseq::RSEQ_CS,
+            bytes: [0u64, DESC, DESC + 8, u64::MAX][r.below(4) as usize]
+                .to_le_bytes()
+                .to_vec(),
+        },
+        20 => Event::SetIp {
+            ip: [IP_INSIDE, IP_OUTSIDE, testkit::CS_START][r.below(3) as usize],
+        },
+        21 => Event::SetHandler {
+            sig: [10u8, 11, 12][r.below(3) as usize],
+            installed: r.below(2) == 0,
+        },
+        22 => Event::Mprotect {
+            addr: [AREA, DESC][r.below(2) as usize],
+            readable: r.below(2) == 0,
+            writable: r.below(2) == 0,
+        },
+        23 => Event::Reclaim {
+            addr: [AREA, DESC][r.below(2) as usize],
+        },
+        24 => Event::Store {
+            addr: DESC + [0u64, 8, 16, 24][r.below(4) as usize],
+            bytes: vec![r.below(256) as u8],
+        },
+        _ => Event::MadviseDontneed {
+            addr: [AREA, DESC][r.below(2) as usize],
+        },
+    }
+}
+
+/// Seeds per configuration for the robustness tests (RSEQ_V7_SEEDS
+/// overrides the default for longer local runs).
+pub fn seeds() -> u64 {
+    std::env::var("RSEQ_V7_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32)
+}
