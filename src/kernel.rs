@@ -275,6 +275,11 @@ pub trait KernelVersion: 'static + Sized {
     /// The version's per-task rseq state (task_struct fields).
     type TaskState: Clone + Debug + Default;
 
+    /// Whether the version's exit loop acts on TIF_NEED_RESCHED itself (the
+    /// v7.0 slice-extension grant does); otherwise the machine reschedules
+    /// before the loop, as schedule() at the top of the loop would.
+    const EXIT_LOOP_HANDLES_NEED_RESCHED: bool = false;
+
     /// The configurations this version is modelled under.
     fn configs() -> Vec<Config>;
 
@@ -760,6 +765,11 @@ impl<V: KernelVersion> Machine<V> {
         let from_syscall = self.cur().mode == Mode::Syscall;
         self.with_task(cur, |k| {
             k.task.livelock = false;
+            // Versions whose exit loop has no rseq business with
+            // NEED_RESCHED reschedule first, as the top of their loop would.
+            if !V::EXIT_LOOP_HANDLES_NEED_RESCHED && k.test_tif(tif::NEED_RESCHED) {
+                k.schedule();
+            }
             if from_syscall {
                 V::syscall_exit_to_user_mode(k);
             } else {

@@ -244,6 +244,8 @@ pub enum Step {
     },
     MembarrierIpi,
     SliceTimer,
+    /// The scheduler wants the CPU back (TIF_NEED_RESCHED).
+    NeedResched,
     ExitToUser,
     // User actions.
     /// Store 8 bytes at area + 8 (rseq_cs).
@@ -539,6 +541,7 @@ impl Scenario {
             Step::Signal { sig } => Event::Signal { sig: *sig },
             Step::MembarrierIpi => Event::MembarrierIpi,
             Step::SliceTimer => Event::SliceTimer,
+            Step::NeedResched => Event::NeedResched,
             Step::ExitToUser => Event::ExitToUser,
             Step::SetRseqCs { value } => Event::Store {
                 addr: area.wrapping_add(abi::rseq::RSEQ_CS),
@@ -947,6 +950,7 @@ fn dec_step(r: &mut Reader) -> Step {
         },
         28 => Step::MadviseDontneed { addr: dec_val(r) },
         29 => Step::Reclaim { addr: dec_val(r) },
+        30 => Step::NeedResched,
         _ => Step::ExitToUser,
     }
 }
@@ -1002,6 +1006,7 @@ fn enc_step(w: &mut Writer, s: &Step) {
         }
         Step::MembarrierIpi => w.u8(14),
         Step::SliceTimer => w.u8(15),
+        Step::NeedResched => w.u8(30),
         Step::ExitToUser => w.u8(16),
         Step::SetRseqCs { value } => {
             w.u8(18);

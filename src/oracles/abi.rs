@@ -225,6 +225,7 @@ impl AbiChecker {
                 | Event::Signal { .. }
                 | Event::MembarrierIpi
                 | Event::SliceTimer
+                | Event::NeedResched
                 | Event::ExitToUser
         );
         if enters_kernel {

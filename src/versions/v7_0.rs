@@ -1370,6 +1370,7 @@ impl KernelVersion for V7_0 {
         "v7.0: the v6.19 rework plus time-slice extensions (slice_ctrl at U+28, feature size 33)";
     type Decision = D;
     type TaskState = RseqData;
+    const EXIT_LOOP_HANDLES_NEED_RESCHED: bool = true;
 
     fn registration(t: &RseqData) -> Option<Registration> {
         (t.event.has_rseq).then_some(Registration {

@@ -1432,6 +1432,7 @@ impl KernelVersion for V7_1 {
         "v7.1: the 2026 V2 split: legacy mode (rseq_len == 32 or no GIE) and optimized V2 mode (rseq_len > 32 on GIE)";
     type Decision = D;
     type TaskState = RseqData;
+    const EXIT_LOOP_HANDLES_NEED_RESCHED: bool = true;
 
     fn registration(t: &RseqData) -> Option<Registration> {
         (t.event.has_rseq != 0).then_some(Registration {
