@@ -208,6 +208,36 @@ impl<'a> Ctx<'a> {
             .iter()
             .any(|e| matches!(e, Event::Syscall(Syscall::Rseq { flags, .. }) if (flags & 1 == 1) == unregister))
     }
+    /// The registered length of the new run at this return.
+    pub fn new_len(&self) -> Option<u32> {
+        self.new_obs()
+            .and_then(|o| o.registration)
+            .map(|r| r.len)
+            .or_else(|| {
+                self.lowered.events.iter().find_map(|e| match e {
+                    Event::Syscall(Syscall::Rseq { len, flags: 0, .. }) => Some(*len),
+                    _ => None,
+                })
+            })
+    }
+    /// A slice-extension syscall ran in this window.
+    pub fn slice_syscall_in_window(&self) -> bool {
+        let step = self.new_obs().map_or(0, |o| o.step);
+        self.lowered
+            .events
+            .get(..=step.min(self.lowered.events.len().saturating_sub(1)))
+            .unwrap_or(&[])
+            .iter()
+            .rev()
+            .skip_while(|e| matches!(e, Event::ExitToUser))
+            .take_while(|e| !matches!(e, Event::ExitToUser))
+            .any(|e| {
+                matches!(
+                    e,
+                    Event::Syscall(Syscall::PrctlSlice { .. } | Syscall::SliceYield)
+                )
+            })
+    }
     pub fn killed(o: Option<&Observation>) -> bool {
         o.is_some_and(|o| !o.kills.is_empty() || o.fate != Fate::Running)
     }
@@ -218,6 +248,20 @@ impl<'a> Ctx<'a> {
 
 fn diff_only_area(c: &Ctx, ranges: &[Range<usize>]) -> bool {
     c.diff().only_area_in(ranges)
+}
+
+/// Only the syscall return value and the slice bytes differ.
+fn diff_only_ret_or_slice(c: &Ctx) -> bool {
+    let d = c.diff();
+    d.area
+        .iter()
+        .all(|o| FLAGS_BYTES.contains(o) || SLICE_BYTES.contains(o))
+        && ObsDiff {
+            area: Vec::new(),
+            syscall_ret: false,
+            ..d
+        }
+        .is_empty()
 }
 
 /// Only the IP and area bytes in `ranges` differ.
@@ -377,7 +421,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::KernelBugFixedLater,
         justification: "arm64 in v6.19/v7.0 selects GENERIC_IRQ_ENTRY but its entry code never calls rseq_note_user_irq_entry(), so a preempted or signalled critical section is not aborted; fixed by 411c1cf43039 \"arm64/entry: Fix arm64-specific rseq brokenness\" (spec §6 row 26)",
         applies: |c| {
-            matches!(c.new.version, "v6.19" | "v7.0")
+            (matches!(c.new.version, "v6.19" | "v7.0") || c.old.is_some_and(|o| o.version == "v7.0"))
                 && c.new.config.arch == crate::abi::Arch::Arm64
                 && !c.entered_by_syscall()
                 && match c.finding.oracle {
@@ -387,7 +431,8 @@ pub static REGISTRY: &[KnownDivergence] = &[
                     "differential" => {
                         diff_only_area(c, &[RSEQ_CS_BYTES])
                             || (c.diff().ip && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES]))
-                            || (c.new.config.debug && Ctx::killed(c.new_obs()))
+                            || (c.new.config.debug
+                            && (Ctx::killed(c.new_obs()) || Ctx::killed(c.old_obs())))
                     }
                     _ => false,
                 }
@@ -411,6 +456,80 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::IntendedOptimization,
         justification: "v7.0 rseq_register() writes the slice-extension feature bits into rseq.flags (U+16) (spec §4.11, §6 row 22)",
         applies: |c| diff_only_area(c, &[FLAGS_BYTES, SLICE_BYTES]),
+    },
+    KnownDivergence {
+        id: "r70-slice-syscalls",
+        oracle: "differential",
+        from: "*",
+        to: "*",
+        category: Category::IntendedOptimization,
+        justification: "prctl(PR_RSEQ_SLICE_EXTENSION) and rseq_slice_yield() exist from v7.0 (rseq_slice_extension_prctl(), sys_rseq_slice_yield()); earlier kernels return -EINVAL / -ENOSYS, and v7.1 returns -ENOTSUPP for a legacy-mode registration (b9eac6a9d93c, 99428157dcf3)",
+        applies: |c| c.slice_syscall_in_window() && diff_only_ret_or_slice(c),
+    },
+    // ---- v7.0 -> v7.1: the 2026 V2 fixes ----------------------------------
+    KnownDivergence {
+        id: "v2-legacy-mode-no-slice-bits",
+        oracle: "differential",
+        from: "v7.0",
+        to: "v7.1",
+        category: Category::KernelBugFixedLater,
+        justification: "V2 writes the slice-extension feature bits into rseq.flags and zeroes slice_ctrl only in optimized mode and only while the slice key is on (99428157dcf3 \"Reenable performance optimizations conditionally\", 010b7723c0a3 \"Don't advertise time slice extensions if disabled\"); v7.0 did it for every registration",
+        applies: |c| diff_only_area(c, &[FLAGS_BYTES, SLICE_BYTES]),
+    },
+    KnownDivergence {
+        id: "v2-cpu-id-start-zero-on-unregister",
+        oracle: "differential",
+        from: "v7.0",
+        to: "v7.1",
+        category: Category::KernelBugFixedLater,
+        justification: "2cb68e45120d \"Set rseq::cpu_id_start to 0 on unregistration\": rseq_reset_ids() writes 0, a possible CPU, where v6.19/v7.0 wrote RSEQ_CPU_ID_UNINITIALIZED (spec §6 row 20)",
+        applies: |c| c.rseq_call_in_window(true) && diff_only_area(c, &[0..4]),
+    },
+    KnownDivergence {
+        id: "v2-legacy-mode-rewrites-ids",
+        oracle: "differential",
+        from: "v7.0",
+        to: "v7.1",
+        category: Category::AbiViolatingProgram,
+        justification: "b9eac6a9d93c \"Revert to historical performance killing behaviour\": in legacy mode (rseq_len == 32) rseq_sched_switch_event() sets ids_changed on every switch-in and signal delivery forces an update, so clobbered IDs are rewritten again (spec §5.1, §6 rows 10, 12)",
+        applies: |c| c.new_len() == Some(32) && c.broke("ro-field-store") && diff_only_area(c, &IDS),
+    },
+    KnownDivergence {
+        id: "v2-legacy-mode-writes-ids-every-switch",
+        oracle: "differential",
+        from: "v7.0",
+        to: "v7.1",
+        category: Category::AbiViolatingProgram,
+        justification: "b9eac6a9d93c: legacy mode writes the IDs after every switch-in and signal, so an area the program made read-only faults at the first such write and the slow path kills, as in v6.18 (spec §6 row 19, V2-leg column)",
+        applies: |c| {
+            c.new_len() == Some(32)
+                && c.broke("area-unmapped")
+                && Ctx::killed(c.new_obs())
+                && !Ctx::killed(c.old_obs())
+        },
+    },
+    KnownDivergence {
+        id: "v2-legacy-mode-evaluates-cs-after-syscall",
+        oracle: "differential",
+        from: "v7.0",
+        to: "v7.1",
+        category: Category::AbiViolatingProgram,
+        justification: "b9eac6a9d93c: in legacy mode rseq_signal_deliver() evaluates the section for every signal and every switch-in forces an update, so a section left by a syscall (which the ABI forbids) is aborted or cleared again as in v6.18 (spec §6 rows 6, 15)",
+        applies: |c| {
+            c.new_len() == Some(32)
+                && c.entered_by_syscall()
+                && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES])
+                && (c.broke("syscall-in-cs") || c.window().is_some_and(|w| w.cs_at_entry.is_none()))
+        },
+    },
+    KnownDivergence {
+        id: "v2-optimized-mode-ro-enforcement",
+        oracle: "differential",
+        from: "v7.0",
+        to: "v7.1",
+        category: Category::AbiViolatingProgram,
+        justification: "82f572449cfe \"Implement read only ABI enforcement for optimized RSEQ V2 mode\": rseq_set_ids_get_csaddr() validates cpu_id_start, cpu_id, node_id and mm_cid against the cached values before every ID write and kills through the slow path (spec §6 rows 11, 29)",
+        applies: |c| c.broke("ro-field-store") && Ctx::killed(c.new_obs()) != Ctx::killed(c.old_obs()),
     },
 ];
 

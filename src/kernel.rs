@@ -145,6 +145,12 @@ pub enum Event {
     Reclaim { addr: u64 },
 }
 
+/// The bit of a signal in the handler and blocked masks (signal 64, the
+/// last real-time one, has none: it can be neither caught nor blocked here).
+pub fn sig_bit(signo: u8) -> u64 {
+    1u64.checked_shl(u32::from(signo)).unwrap_or(0)
+}
+
 /// A pending signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PendingSignal {
@@ -160,6 +166,8 @@ pub struct SignalFrame {
     pub sig: u8,
     /// The user IP the frame saved; sigreturn resumes there.
     pub saved_ip: u64,
+    /// The blocked mask before the handler ran; sigreturn restores it.
+    pub saved_blocked: u64,
 }
 
 /// What became of a task.
@@ -189,6 +197,9 @@ pub struct Task {
     /// Bit n set: signal n has a user handler.
     pub handlers: u64,
     pub frames: Vec<SignalFrame>,
+    /// Blocked signals (bit n = signal n). A handler runs with its own
+    /// signal blocked (no SA_NODEFER), until sigreturn.
+    pub blocked: u64,
     pub fate: Fate,
     /// The last syscall's return value (or -errno), until the next entry.
     pub syscall_ret: Option<i64>,
@@ -573,7 +584,14 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
         self.queue_forced(sig::SIGSEGV);
     }
 
+    /// force_sig_info_to_task(): a forced signal that is blocked is
+    /// unblocked and its handler reset to the default, so it kills.
     fn queue_forced(&mut self, signo: u8) {
+        let bit = sig_bit(signo);
+        if self.task.blocked & bit != 0 {
+            self.task.blocked &= !bit;
+            self.task.handlers &= !bit;
+        }
         if !self.task.pending.iter().any(|p| p.sig == signo && p.forced) {
             self.task.pending.retain(|p| p.sig != signo);
             self.task.pending.insert(
@@ -592,12 +610,15 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
     /// otherwise handle_signal() calls rseq_signal_deliver() and then builds
     /// the frame, which saves the (possibly aborted) IP and enters the handler.
     pub fn arch_do_signal_or_restart(&mut self) {
-        if self.task.pending.is_empty() {
+        let blocked = self.task.blocked;
+        let deliverable = |p: &PendingSignal| p.forced || blocked & sig_bit(p.sig) == 0;
+        let Some(i) = self.task.pending.iter().position(deliverable) else {
             self.task.tif &= !tif::SIGPENDING;
             return;
-        }
-        let p = self.task.pending.remove(0);
-        if self.task.pending.is_empty() {
+        };
+        let p = self.task.pending.remove(i);
+        // recalc_sigpending(): only deliverable signals keep it set.
+        if !self.task.pending.iter().any(deliverable) {
             self.task.tif &= !tif::SIGPENDING;
         }
         if !self.task.has_handler(p.sig) {
@@ -609,8 +630,10 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
         let frame = SignalFrame {
             sig: p.sig,
             saved_ip: self.task.ip,
+            saved_blocked: self.task.blocked,
         };
         self.task.frames.push(frame);
+        self.task.blocked |= sig_bit(p.sig);
         self.trace.push(TraceEvent::SignalFrame {
             sig: p.sig,
             saved_ip: frame.saved_ip,
@@ -669,6 +692,7 @@ impl<V: KernelVersion> Machine<V> {
             pending: Vec::new(),
             handlers: setup.handlers,
             frames: Vec::new(),
+            blocked: 0,
             fate: Fate::Running,
             syscall_ret: None,
             livelock: false,
@@ -844,6 +868,11 @@ impl<V: KernelVersion> Machine<V> {
                 match t.frames.pop() {
                     Some(f) => {
                         t.ip = f.saved_ip;
+                        t.blocked = f.saved_blocked;
+                        // Signals that were blocked may be deliverable now.
+                        if !t.pending.is_empty() {
+                            t.tif |= tif::SIGPENDING;
+                        }
                         0
                     }
                     // No frame: the kernel would find garbage on the stack

@@ -198,6 +198,7 @@ impl Direct {
             pending: Vec::new(),
             handlers: 0,
             frames: Vec::new(),
+            blocked: 0,
             fate: Fate::Running,
             syscall_ret: None,
             livelock: false,
