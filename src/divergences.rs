@@ -208,6 +208,14 @@ impl<'a> Ctx<'a> {
             .iter()
             .any(|e| matches!(e, Event::Syscall(Syscall::Rseq { flags, .. }) if (flags & 1 == 1) == unregister))
     }
+    /// The new run registered in V2 legacy mode (rseq_len == 32, or an
+    /// architecture without GENERIC_IRQ_ENTRY).
+    pub fn v2_legacy_mode(&self) -> bool {
+        self.new
+            .trace
+            .decisions()
+            .any(|d| d == "rseq_register/legacy_mode")
+    }
     /// The registered length of the new run at this return.
     pub fn new_len(&self) -> Option<u32> {
         self.new_obs()
@@ -259,18 +267,6 @@ fn diff_only_ret_or_slice(c: &Ctx) -> bool {
         && ObsDiff {
             area: Vec::new(),
             syscall_ret: false,
-            ..d
-        }
-        .is_empty()
-}
-
-/// Only the IP and area bytes in `ranges` differ.
-fn diff_only_area_or_ip(c: &Ctx, ranges: &[Range<usize>]) -> bool {
-    let d = c.diff();
-    d.area.iter().all(|o| ranges.iter().any(|r| r.contains(o)))
-        && ObsDiff {
-            area: Vec::new(),
-            ip: false,
             ..d
         }
         .is_empty()
@@ -429,10 +425,16 @@ pub static REGISTRY: &[KnownDivergence] = &[
                     // looks syscall-interrupted because user_irq is never set.
                     "contract" => true,
                     "differential" => {
-                        diff_only_area(c, &[RSEQ_CS_BYTES])
-                            || (c.diff().ip && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES]))
+                        // The buggy side is the one whose arm64 entry never
+                        // notes user_irq: it did not look at the section.
+                        let buggy = if matches!(c.new.version, "v6.19" | "v7.0") {
+                            Some(c.new)
+                        } else {
+                            c.old
+                        };
+                        buggy.is_some_and(|b| !Ctx::looked_at_cs(b, c.obs))
                             || (c.new.config.debug
-                            && (Ctx::killed(c.new_obs()) || Ctx::killed(c.old_obs())))
+                                && (Ctx::killed(c.new_obs()) || Ctx::killed(c.old_obs())))
                     }
                     _ => false,
                 }
@@ -492,7 +494,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "v7.1",
         category: Category::AbiViolatingProgram,
         justification: "b9eac6a9d93c \"Revert to historical performance killing behaviour\": in legacy mode (rseq_len == 32) rseq_sched_switch_event() sets ids_changed on every switch-in and signal delivery forces an update, so clobbered IDs are rewritten again (spec §5.1, §6 rows 10, 12)",
-        applies: |c| c.new_len() == Some(32) && c.broke("ro-field-store") && diff_only_area(c, &IDS),
+        applies: |c| c.v2_legacy_mode() && c.broke("ro-field-store") && diff_only_area(c, &IDS),
     },
     KnownDivergence {
         id: "v2-legacy-mode-writes-ids-every-switch",
@@ -502,7 +504,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::AbiViolatingProgram,
         justification: "b9eac6a9d93c: legacy mode writes the IDs after every switch-in and signal, so an area the program made read-only faults at the first such write and the slow path kills, as in v6.18 (spec §6 row 19, V2-leg column)",
         applies: |c| {
-            c.new_len() == Some(32)
+            c.v2_legacy_mode()
                 && c.broke("area-unmapped")
                 && Ctx::killed(c.new_obs())
                 && !Ctx::killed(c.old_obs())
@@ -516,10 +518,34 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::AbiViolatingProgram,
         justification: "b9eac6a9d93c: in legacy mode rseq_signal_deliver() evaluates the section for every signal and every switch-in forces an update, so a section left by a syscall (which the ABI forbids) is aborted or cleared again as in v6.18 (spec §6 rows 6, 15)",
         applies: |c| {
-            c.new_len() == Some(32)
+            // v7.0 did not look at the section in this window; everything
+            // that differs comes from legacy mode looking at it.
+            c.v2_legacy_mode()
                 && c.entered_by_syscall()
-                && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES])
-                && (c.broke("syscall-in-cs") || c.window().is_some_and(|w| w.cs_at_entry.is_none()))
+                && c.old.is_some_and(|o| !Ctx::looked_at_cs(o, c.obs))
+                && (c.broke("syscall-in-cs")
+                    || DESCRIPTOR_RULES.iter().any(|r| c.broke(r))
+                    || c.window().is_some_and(|w| w.cs_at_entry.is_none()))
+        },
+    },
+    KnownDivergence {
+        id: "v2-legacy-mode-reevaluates-on-every-event",
+        oracle: "differential",
+        from: "v7.0",
+        to: "v7.1",
+        category: Category::AbiViolatingProgram,
+        justification: "b9eac6a9d93c: legacy mode forces an ID update and a section evaluation on every switch-in, every membarrier IPI and every signal (rseq_sched_switch_event(), ipi_rseq(), rseq_signal_deliver() -> rseq_force_update()), where v7.0 only acted on user_irq or changed IDs; a program that broke the ABI (clobbered IDs, invalid descriptor, syscall in a section) is therefore caught, and killed, in more places (spec §5.2)",
+        applies: |c| {
+            const LEGACY_PATHS: [&str; 4] = [
+                "rseq_signal_deliver/legacy_deliver",
+                "__rseq_signal_deliver/legacy_force_update_b9eac6a9d93c",
+                "rseq_sched_switch_event/legacy_ids_changed_b9eac6a9d93c",
+                "ipi_rseq/legacy_force_update_b9eac6a9d93c",
+            ];
+            c.v2_legacy_mode()
+                && c.nonconforming()
+                && c.new_obs()
+                    .is_some_and(|o| o.decisions.iter().any(|d| LEGACY_PATHS.contains(d)))
         },
     },
     KnownDivergence {

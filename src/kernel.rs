@@ -974,7 +974,8 @@ impl<V: KernelVersion> Machine<V> {
             Event::SetIp { ip } => {
                 self.exit_to_user(index);
                 if self.cur().fate == Fate::Running {
-                    self.cur_mut().ip = ip;
+                    // The IP register is as wide as the architecture's word.
+                    self.cur_mut().ip = ip & abi::word_mask(self.cfg.arch.word_bits());
                 }
             }
             Event::SetHandler {

@@ -239,7 +239,10 @@ impl AbiChecker {
                     .current_mem()
                     .peek(r.addr + rseq::FLAGS, 4)
                     .map(|b| u32_at(&b, 0));
-                if flags.is_some_and(|f| f != 0) {
+                // Bits 4 and 5 are the kernel's own (v7.0 slice extension).
+                let kernel_bits =
+                    abi::RSEQ_CS_FLAG_SLICE_EXT_AVAILABLE | abi::RSEQ_CS_FLAG_SLICE_EXT_ENABLED;
+                if flags.is_some_and(|f| f & !kernel_bits != 0) {
                     self.flag(i, "thread-flags-nonzero", format!("rseq.flags = {flags:?}"));
                 }
             }
@@ -324,7 +327,10 @@ impl AbiChecker {
             } else {
                 (33..=4096).contains(&len) && addr % 64 == 0
             };
+            // Every kernel uses a NULL area pointer to mean "not registered",
+            // so an area at address 0 is registered in name only.
             reg.is_some()
+                || addr == 0
                 || flags != 0
                 || !aligned
                 || !Self::accessible(model, addr, len as u64, true)
