@@ -8,6 +8,7 @@ use super::{Finding, ObsDiff};
 use crate::config::Config;
 use crate::kernel::Observation;
 use crate::runner::Run;
+use crate::trace::TraceEvent;
 use crate::versions::VERSIONS;
 
 fn version_rank(name: &str) -> usize {
@@ -47,18 +48,49 @@ pub fn pairs(runs: &[Run]) -> Vec<(usize, usize)> {
     out
 }
 
-/// "old-point | new-point" at the first place the two windows' decision
-/// sequences part.
-pub fn first_divergence(a: Option<&Observation>, b: Option<&Observation>) -> Option<String> {
+/// "old | new" at the first place the two windows' decision sequences
+/// part; where the decisions agree (a fault that changed nothing but the
+/// outcome), the first user access whose result differs.
+pub fn first_divergence(
+    a: Option<(&Run, &Observation)>,
+    b: Option<(&Run, &Observation)>,
+) -> Option<String> {
     let empty = Vec::new();
-    let da = a.map_or(&empty, |o| &o.decisions);
-    let db = b.map_or(&empty, |o| &o.decisions);
+    let da = a.map_or(&empty, |o| &o.1.decisions);
+    let db = b.map_or(&empty, |o| &o.1.decisions);
     let n = da.len().max(db.len());
-    (0..n).find(|&i| da.get(i) != db.get(i)).map(|i| {
-        format!(
+    if let Some(i) = (0..n).find(|&i| da.get(i) != db.get(i)) {
+        return Some(format!(
             "{} | {}",
             da.get(i).copied().unwrap_or("(end)"),
             db.get(i).copied().unwrap_or("(end)")
+        ));
+    }
+    let accesses = |x: Option<(&Run, &Observation)>| -> Vec<String> {
+        x.map_or(Vec::new(), |(r, o)| {
+            r.trace.events[o.trace_range.0..o.trace_range.1]
+                .iter()
+                .filter_map(|e| match e {
+                    TraceEvent::Access {
+                        function,
+                        addr,
+                        width,
+                        kind,
+                        result,
+                        ..
+                    } => Some(format!("{function} {kind:?} {width}@{addr:#x} {result:?}")),
+                    _ => None,
+                })
+                .collect()
+        })
+    };
+    let (xa, xb) = (accesses(a), accesses(b));
+    let n = xa.len().max(xb.len());
+    (0..n).find(|&i| xa.get(i) != xb.get(i)).map(|i| {
+        format!(
+            "{} | {}",
+            xa.get(i).map_or("(end)", |s| s.as_str()),
+            xb.get(i).map_or("(end)", |s| s.as_str())
         )
     })
 }
@@ -85,7 +117,7 @@ pub fn compare(old: &Run, new: &Run) -> Option<(Finding, usize)> {
                 runs: vec![old.name(), new.name()],
                 step,
                 message: format!("return {k} differs in {}", diff.describe()),
-                first_divergence: first_divergence(a, b),
+                first_divergence: first_divergence(a.map(|o| (old, o)), b.map(|o| (new, o))),
                 explained_by: None,
             },
             k,

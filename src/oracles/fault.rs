@@ -49,7 +49,7 @@ pub fn compare(reference: &Run, run: &Run) -> Option<(Finding, usize)> {
                         diff.describe()
                     }
                 ),
-                first_divergence: first_divergence(a, b),
+                first_divergence: first_divergence(a.map(|o| (reference, o)), b.map(|o| (run, o))),
                 explained_by: None,
             },
             k,

@@ -192,7 +192,18 @@ impl ObsDiff {
 
 /// Run the scenario on every selected version and check every oracle.
 pub fn check(scenario: &Scenario, opts: &Options) -> Result<Report, String> {
-    let selected = scenario.runs()?;
+    check_runs(scenario, opts, scenario.runs()?)
+}
+
+/// Check the scenario on the given runs (tests pass test doubles here).
+pub fn check_runs(
+    scenario: &Scenario,
+    opts: &Options,
+    selected: Vec<(
+        &'static crate::versions::VersionEntry,
+        crate::config::Config,
+    )>,
+) -> Result<Report, String> {
     let lowered = scenario.lower();
     let runs: Vec<Run> = selected
         .iter()

@@ -37,7 +37,8 @@ fn build_machine<V: KernelVersion>(cfg: Config, setup: Setup, base: usize) -> Bo
     Box::new(Machine::<V>::new(cfg, setup, base))
 }
 
-const fn entry<V: KernelVersion>() -> VersionEntry {
+/// The registry entry of a version (also used by tests for test doubles).
+pub const fn entry<V: KernelVersion>() -> VersionEntry {
     VersionEntry {
         name: V::NAME,
         description: V::DESCRIPTION,

@@ -1,0 +1,471 @@
+//! Every oracle holds where it must and fires where it must.
+//!
+//! "Must hold": the real versions on the named seed scenarios. "Must fire":
+//! `Double<MODE>`, a small test double of the KernelVersion seam that does
+//! rseq's job in the simplest correct way, with one deliberate flaw per mode.
+
+use rseq_fuzz::abi::{self, in_cs, rseq, Arch};
+use rseq_fuzz::config::Config;
+use rseq_fuzz::kernel::{tif, Kctx, KernelVersion, Registration, EXIT_LOOP_BOUND};
+use rseq_fuzz::mem::PageState;
+use rseq_fuzz::oracles::{self, Options};
+use rseq_fuzz::scenario::{Anchor, PageSpec, Scenario, Step, Val};
+use rseq_fuzz::seeds;
+use rseq_fuzz::versions::{self, entry, VersionEntry};
+
+const CORRECT: u8 = 0;
+const NO_SIG_CHECK: u8 = 1;
+const NEVER_ABORT: u8 = 2;
+const KILL_ALWAYS: u8 = 3;
+const WRITE_OUTSIDE: u8 = 4;
+const LIVELOCK: u8 = 5;
+const FAULT_KILLS: u8 = 6;
+const STALE_IDS: u8 = 7;
+const KERNEL_IP: u8 = 8;
+
+rseq_fuzz::decision_points! {
+    pub enum D {
+        Evaluate = "double_update/evaluate",
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct St {
+    reg: Option<Registration>,
+    pending: bool,
+}
+
+struct Double<const MODE: u8>;
+
+type K<'a, const M: u8> = Kctx<'a, Double<M>>;
+
+impl<const MODE: u8> Double<MODE> {
+    fn evaluate(k: &mut K<'_, MODE>) -> bool {
+        let Some(r) = k.rseq.reg else { return true };
+        k.decide(D::Evaluate);
+        if MODE == FAULT_KILLS {
+            k.pagefault_disable();
+        }
+        let cs = k.get_user_u64("double_update", r.addr + rseq::RSEQ_CS);
+        k.pagefault_enable();
+        let Ok(cs) = cs else { return false };
+        if cs == 0 {
+            return true;
+        }
+        let Ok(d) = k.copy_from_user::<32>("double_update", cs) else {
+            return false;
+        };
+        let word = |o: usize| u64::from_le_bytes(d[o..o + 8].try_into().unwrap_or([0; 8]));
+        let (start, len, abort) = (word(8), word(16), word(24));
+        if !in_cs(k.instruction_pointer(), start, len, 64) {
+            return k
+                .put_user_u64("double_update", r.addr + rseq::RSEQ_CS, 0)
+                .is_ok();
+        }
+        if MODE != NO_SIG_CHECK {
+            match k.get_user_u32("double_update", abort.wrapping_sub(4)) {
+                Ok(s) if s == r.sig => {}
+                _ => return false,
+            }
+        }
+        if MODE == NEVER_ABORT {
+            return true;
+        }
+        if k.put_user_u64("double_update", r.addr + rseq::RSEQ_CS, 0)
+            .is_err()
+        {
+            return false;
+        }
+        let to = if MODE == KERNEL_IP {
+            abort | 0xffff_8000_0000_0000
+        } else {
+            abort
+        };
+        k.instruction_pointer_set(to, "double abort");
+        true
+    }
+
+    fn write_ids(k: &mut K<'_, MODE>) -> bool {
+        let Some(r) = k.rseq.reg else { return true };
+        if MODE == STALE_IDS {
+            return true;
+        }
+        let cpu = k.task_cpu();
+        let cid = k.task_mm_cid();
+        let mut ok = true;
+        for (off, v) in [
+            (rseq::CPU_ID_START, cpu),
+            (rseq::CPU_ID, cpu),
+            (rseq::NODE_ID, rseq_fuzz::kernel::cpu_to_node(cpu)),
+            (rseq::MM_CID, cid),
+        ] {
+            ok &= k.put_user_u32("double_ids", r.addr + off, v).is_ok();
+        }
+        if MODE == WRITE_OUTSIDE {
+            ok &= k.put_user_u32("double_ids", r.addr + 64, 1).is_ok();
+        }
+        ok
+    }
+
+    fn exit(k: &mut K<'_, MODE>) {
+        for _ in 0..EXIT_LOOP_BOUND {
+            if k.test_tif(tif::SIGPENDING) {
+                k.arch_do_signal_or_restart();
+                if k.task_exiting() {
+                    return;
+                }
+                continue;
+            }
+            if MODE == KILL_ALWAYS && k.rseq.reg.is_some() {
+                k.rseq.reg = None;
+                k.force_sig_segv();
+                continue;
+            }
+            if k.rseq.pending {
+                k.rseq.pending = false;
+                if !(Self::evaluate(k) && Self::write_ids(k)) {
+                    k.force_sig_segv();
+                }
+                continue;
+            }
+            if MODE != LIVELOCK {
+                return;
+            }
+        }
+        k.task.livelock = true;
+    }
+}
+
+impl<const MODE: u8> KernelVersion for Double<MODE> {
+    const NAME: &'static str = "double";
+    const DESCRIPTION: &'static str = "test double";
+    type Decision = D;
+    type TaskState = St;
+
+    fn configs() -> Vec<Config> {
+        vec![Config::native(Arch::X86_64, false)]
+    }
+    fn sys_rseq(k: &mut K<'_, MODE>, addr: u64, len: u32, flags: u32, sig: u32) -> i64 {
+        match (flags, k.rseq.reg) {
+            (0, None) if addr % 32 == 0 && len >= 32 && addr != 0 => {
+                k.rseq.reg = Some(Registration { addr, len, sig });
+                k.rseq.pending = true;
+                0
+            }
+            (1, Some(r)) if r.addr == addr => {
+                k.rseq.reg = None;
+                0
+            }
+            _ => -abi::errno::EINVAL,
+        }
+    }
+    fn switch_in(k: &mut K<'_, MODE>) {
+        k.rseq.pending = true;
+    }
+    fn membarrier_ipi(k: &mut K<'_, MODE>) {
+        k.rseq.pending = true;
+    }
+    fn signal_deliver(k: &mut K<'_, MODE>, _signo: u8) {
+        if !Self::evaluate(k) {
+            k.force_sig_segv();
+        }
+    }
+    fn fork(parent: &St, clone_vm: bool) -> St {
+        if clone_vm {
+            St::default()
+        } else {
+            parent.clone()
+        }
+    }
+    fn registration(s: &St) -> Option<Registration> {
+        s.reg
+    }
+    fn syscall_exit_to_user_mode(k: &mut K<'_, MODE>) {
+        Self::exit(k)
+    }
+    fn irqentry_exit_to_user_mode(k: &mut K<'_, MODE>) {
+        Self::exit(k)
+    }
+}
+
+static CORRECT_E: VersionEntry = entry::<Double<CORRECT>>();
+static NO_SIG_CHECK_E: VersionEntry = entry::<Double<NO_SIG_CHECK>>();
+static NEVER_ABORT_E: VersionEntry = entry::<Double<NEVER_ABORT>>();
+static KILL_ALWAYS_E: VersionEntry = entry::<Double<KILL_ALWAYS>>();
+static WRITE_OUTSIDE_E: VersionEntry = entry::<Double<WRITE_OUTSIDE>>();
+static LIVELOCK_E: VersionEntry = entry::<Double<LIVELOCK>>();
+static FAULT_KILLS_E: VersionEntry = entry::<Double<FAULT_KILLS>>();
+static STALE_IDS_E: VersionEntry = entry::<Double<STALE_IDS>>();
+static KERNEL_IP_E: VersionEntry = entry::<Double<KERNEL_IP>>();
+
+fn x86() -> Config {
+    Config::native(Arch::X86_64, false)
+}
+
+/// A conforming program: it enters its section and is preempted, migrated
+/// and signalled there.
+fn conforming_preempted_in_cs() -> Scenario {
+    let inside = Val::at(Anchor::CsStart, 16);
+    let enter = [
+        Step::SetRseqCs {
+            value: Val::at(Anchor::Desc, 0),
+        },
+        Step::SetIp { ip: inside },
+    ];
+    let mut steps = enter.to_vec();
+    steps.extend([
+        Step::Interrupt,
+        Step::SwitchIn { cpu: 3, mm_cid: 1 },
+        Step::ExitToUser,
+    ]);
+    steps.extend(enter);
+    steps.extend([
+        Step::Signal {
+            sig: abi::sig::SIGUSR1,
+        },
+        Step::ExitToUser,
+        Step::Sigreturn,
+        Step::ExitToUser,
+    ]);
+    Scenario {
+        handlers: 1 << abi::sig::SIGUSR1,
+        steps,
+        ..Scenario::default()
+    }
+}
+
+/// The same program with the signature word broken (not conforming).
+fn bad_signature() -> Scenario {
+    let mut s = conforming_preempted_in_cs();
+    s.steps.insert(
+        0,
+        Step::Store32 {
+            addr: Val::at(Anchor::SigAddr, 0),
+            value: 0x1234_5678,
+        },
+    );
+    s
+}
+
+fn findings(s: &Scenario, runs: Vec<(&'static VersionEntry, Config)>) -> Vec<oracles::Finding> {
+    oracles::check_runs(s, &Options::default(), runs)
+        .expect("runs")
+        .findings
+}
+
+fn fired(s: &Scenario, e: &'static VersionEntry, oracle: &str) -> oracles::Finding {
+    let f = findings(s, vec![(e, x86())]);
+    f.into_iter()
+        .find(|f| f.oracle == oracle)
+        .unwrap_or_else(|| panic!("oracle {oracle} did not fire on {}", e.name))
+}
+
+#[test]
+fn the_correct_double_passes_every_single_run_oracle() {
+    for s in [conforming_preempted_in_cs(), bad_signature()] {
+        assert_eq!(findings(&s, vec![(&CORRECT_E, x86())]), vec![]);
+    }
+}
+
+#[test]
+fn contract_fires_on_a_missed_abort() {
+    let f = fired(&conforming_preempted_in_cs(), &NEVER_ABORT_E, "contract");
+    assert!(f.message.contains("not abort_ip"), "{}", f.message);
+}
+
+#[test]
+fn contract_fires_on_a_killed_conforming_program() {
+    let f = fired(&conforming_preempted_in_cs(), &KILL_ALWAYS_E, "contract");
+    assert!(f.message.contains("killed"), "{}", f.message);
+}
+
+#[test]
+fn contract_fires_on_stale_ids_after_migration() {
+    let f = fired(&conforming_preempted_in_cs(), &STALE_IDS_E, "contract");
+    assert!(f.message.contains("not the current"), "{}", f.message);
+}
+
+#[test]
+fn contract_does_not_hold_a_nonconforming_program_to_it() {
+    // The double kills on the bad signature; the program broke the ABI first.
+    let f = findings(&bad_signature(), vec![(&KILL_ALWAYS_E, x86())]);
+    assert!(
+        f.iter().all(|f| f.oracle != "contract" || f.step < 4),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn security_fires_on_an_abort_without_a_signature_check() {
+    let f = fired(&bad_signature(), &NO_SIG_CHECK_E, "security");
+    assert!(
+        f.message.contains("without reading the signature"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn security_fires_on_a_kernel_ip() {
+    let f = fired(&conforming_preempted_in_cs(), &KERNEL_IP_E, "security");
+    assert!(f.message.contains("TASK_SIZE"), "{}", f.message);
+}
+
+#[test]
+fn security_fires_on_a_write_outside_the_area() {
+    let f = fired(&conforming_preempted_in_cs(), &WRITE_OUTSIDE_E, "security");
+    assert!(
+        f.message.contains("outside every registered area"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn liveness_fires_on_an_endless_exit_loop() {
+    fired(&conforming_preempted_in_cs(), &LIVELOCK_E, "liveness");
+}
+
+#[test]
+fn fault_transparency_fires_when_a_resolvable_fault_kills() {
+    let mut s = conforming_preempted_in_cs();
+    s.pages.push(PageSpec {
+        addr: Val::at(Anchor::Area, 0),
+        state: PageState::NotPresent,
+    });
+    let f = fired(&s, &FAULT_KILLS_E, "fault-transparency");
+    assert!(f.first_divergence.is_some());
+    // The correct double resolves the fault and sees no difference.
+    assert!(findings(&s, vec![(&CORRECT_E, x86())]).is_empty());
+}
+
+#[test]
+fn differential_fires_on_a_change_no_entry_explains() {
+    let v71 = versions::find("v7.1").expect("v7.1");
+    let s = conforming_preempted_in_cs();
+    let f = findings(&s, vec![(v71, x86()), (&NEVER_ABORT_E, x86())]);
+    let d = f
+        .iter()
+        .find(|f| f.oracle == "differential")
+        .expect("differential finding");
+    assert_eq!(
+        d.runs,
+        vec![
+            "v7.1/x86_64+ge+gie+tifb".to_string(),
+            "double/x86_64+ge+gie+tifb".to_string()
+        ]
+    );
+    assert!(d.first_divergence.is_some(), "{d:?}");
+    assert!(d.panic_message().starts_with("oracle differential failed:"));
+}
+
+#[test]
+fn every_oracle_holds_on_every_seed_scenario() {
+    for (name, s) in seeds::scenarios() {
+        let report = oracles::check(&s, &Options::default()).expect(name);
+        assert!(report.findings.is_empty(), "{name}: {:#?}", report.findings);
+    }
+}
+
+#[test]
+fn strict_mode_turns_registered_divergences_into_findings() {
+    let s = seeds::scenarios()
+        .into_iter()
+        .find(|(n, _)| *n == "row02_version_inside")
+        .expect("seed")
+        .1;
+    let lax = oracles::check(&s, &Options::default()).expect("check");
+    assert!(lax.findings.is_empty());
+    assert!(
+        !lax.explained.is_empty(),
+        "row 2 is a registered divergence"
+    );
+    let strict = oracles::check(
+        &s,
+        &Options {
+            strict: true,
+            ..Options::default()
+        },
+    )
+    .expect("check");
+    assert_eq!(strict.findings.len(), lax.explained.len());
+    assert!(strict.findings.iter().all(|f| f.explained_by.is_some()));
+}
+
+#[test]
+fn the_abi_classifier_names_the_rules_a_program_breaks() {
+    let cases: Vec<(Vec<Step>, &str)> = vec![
+        (
+            vec![Step::Store32 {
+                addr: Val::at(Anchor::Area, 0),
+                value: 1,
+            }],
+            "ro-field-store",
+        ),
+        (
+            vec![
+                Step::SetRseqCs {
+                    value: Val::at(Anchor::Desc, 0),
+                },
+                Step::SetIp {
+                    ip: Val::at(Anchor::CsStart, 4),
+                },
+                Step::Getpid,
+            ],
+            "syscall-in-cs",
+        ),
+        (
+            vec![
+                Step::Store32 {
+                    addr: Val::at(Anchor::SigAddr, 0),
+                    value: 0,
+                },
+                Step::SetRseqCs {
+                    value: Val::at(Anchor::Desc, 0),
+                },
+                Step::Interrupt,
+            ],
+            "missing-signature",
+        ),
+        (
+            vec![
+                Step::SetRseqCs {
+                    value: Val::at(Anchor::TaskSize, 0),
+                },
+                Step::Interrupt,
+            ],
+            "rseq-cs-not-user-address",
+        ),
+        (
+            vec![Step::Munmap {
+                addr: Val::at(Anchor::Area, 0),
+            }],
+            "area-unmapped",
+        ),
+        (vec![Step::Sigreturn], "sigreturn-without-frame"),
+        (
+            vec![Step::SetIp {
+                ip: Val::at(Anchor::TaskSize, 0),
+            }],
+            "ip-not-user-address",
+        ),
+    ];
+    for (steps, rule) in cases {
+        let s = Scenario {
+            steps,
+            ..Scenario::default()
+        };
+        let report = oracles::check(&s, &Options::default()).expect("check");
+        for run in &report.runs {
+            assert!(
+                run.violations.iter().any(|v| v.rule == rule),
+                "{}: expected {rule}, got {:?}",
+                run.name(),
+                run.violations
+            );
+        }
+    }
+    // The conforming program breaks none.
+    let report = oracles::check(&conforming_preempted_in_cs(), &Options::default()).expect("check");
+    assert!(report.runs.iter().all(|r| r.violations.is_empty()));
+}
