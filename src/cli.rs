@@ -76,9 +76,10 @@ pub enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
-    /// Decision-point coverage per version that a corpus directory reaches.
+    /// Decision-point coverage per version that corpus directories reach (their union).
     Coverage {
-        dir: PathBuf,
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
         #[arg(long)]
         target: Option<String>,
         #[arg(long)]

@@ -65,13 +65,18 @@ fn coverage_table(features: &Features) -> Vec<(&'static str, usize, usize, Vec<&
         .collect()
 }
 
-/// `rseq-fuzz coverage DIR`.
-pub fn cmd_coverage(dir: &Path, target: Option<&str>, json: bool) -> Result<i32, String> {
-    let files = input_files(dir)?;
+/// `rseq-fuzz coverage DIR...`: the union over the directories, each read
+/// as its own target's inputs (from the directory name) unless `target`.
+pub fn cmd_coverage(dirs: &[PathBuf], target: Option<&str>, json: bool) -> Result<i32, String> {
+    let mut files = Vec::new();
+    for d in dirs {
+        files.extend(input_files(d)?);
+    }
     let mut all = Features::new();
     for f in &files {
         all.extend(features_of(f, target)?);
     }
+    let dir = dirs.first().map(|d| d.as_path()).unwrap_or(Path::new("."));
     let table = coverage_table(&all);
     if json {
         let v: Vec<_> = table
@@ -86,7 +91,7 @@ pub fn cmd_coverage(dir: &Path, target: Option<&str>, json: bool) -> Result<i32,
                 .unwrap_or_default()
         );
     } else {
-        println!("{} inputs in {}", files.len(), dir.display());
+        println!("{} inputs in {} directories from {}", files.len(), dirs.len(), dir.display());
         println!("{:<8} {:>8} {:>6}", "version", "reached", "total");
         for (name, hit, total, _) in &table {
             println!("{name:<8} {hit:>8} {total:>6}");
