@@ -163,8 +163,8 @@ pub fn run(cli: Cli) -> i32 {
             target,
             out,
         } => cmd_convert(&file, &to, target.as_deref(), out.as_deref()),
-        Command::Coverage { dir, target, json } => {
-            corpus::cmd_coverage(&dir, target.as_deref(), json)
+        Command::Coverage { dirs, target, json } => {
+            corpus::cmd_coverage(&dirs, target.as_deref(), json)
         }
         Command::Seed { out } => corpus::cmd_seed(&out),
         Command::Corpus { action } => match action {

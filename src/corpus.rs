@@ -91,7 +91,12 @@ pub fn cmd_coverage(dirs: &[PathBuf], target: Option<&str>, json: bool) -> Resul
                 .unwrap_or_default()
         );
     } else {
-        println!("{} inputs in {} directories from {}", files.len(), dirs.len(), dir.display());
+        println!(
+            "{} inputs in {} directories from {}",
+            files.len(),
+            dirs.len(),
+            dir.display()
+        );
         println!("{:<8} {:>8} {:>6}", "version", "reached", "total");
         for (name, hit, total, _) in &table {
             println!("{name:<8} {hit:>8} {total:>6}");
