@@ -31,6 +31,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run cases on the host kernel and compare each with the model of the
+    /// host's version (the built-in suite, or a JSON list of live cases).
+    Live {
+        /// A JSON list of live cases instead of the built-in suite.
+        #[arg(long)]
+        cases: Option<std::path::PathBuf>,
+        /// Run this many cases (cycling through the list).
+        #[arg(long)]
+        count: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parse the process arguments and run; returns the exit code.
@@ -49,6 +61,9 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Versions { json } => cmd_versions(json),
         Command::Decisions { version, json } => cmd_decisions(version.as_deref(), json),
+        Command::Live { cases, count, json } => {
+            crate::live::cli_live(cases.as_deref(), count, json)
+        }
     }
 }
 

@@ -5,12 +5,14 @@
 //! * [`abi`], [`mem`], [`config`], [`trace`], [`coverage`]: the shared foundation.
 //! * [`kernel`]: the seam ([`kernel::KernelVersion`]) and the machine around it.
 //! * [`versions`]: one file per kernel version, and the registry.
+//! * [`live`]: live-kernel conformance (run cases on the host kernel, compare with its model).
 
 pub mod abi;
 pub mod cli;
 pub mod config;
 pub mod coverage;
 pub mod kernel;
+pub mod live;
 pub mod mem;
 pub mod testkit;
 pub mod trace;
