@@ -464,3 +464,97 @@ fn fuzz_target_and_cases_file() {
     assert_eq!(loaded[0].abort_ip, Addr::at(Anchor::PadGood));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Live cases/s (non-fatal and fatal) next to the model's rate on the same
+/// cases. Run: cargo test --release --test live throughput -- --ignored --nocapture
+#[test]
+#[ignore = "throughput measurement"]
+fn throughput() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut h) = harness() else { return };
+    let l = h.layout().clone();
+    let prepared: Vec<Prepared> = suite::suite()
+        .iter()
+        .filter_map(|s| h.prepare(&s.case).ok())
+        .collect();
+    let rounds = 50;
+    let (mut nf, mut f) = (0usize, 0usize);
+    let (mut nf_t, mut f_t) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let (mut nf_each, mut f_each) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        for p in &prepared {
+            let t = std::time::Instant::now();
+            let r = h.run_prepared(p);
+            let dt = t.elapsed();
+            match r {
+                Ok(Outcome::Killed { fatal: true }) => {
+                    f += 1;
+                    f_t += dt;
+                    f_each.push(dt);
+                }
+                Ok(_) => {
+                    nf += 1;
+                    nf_t += dt;
+                    nf_each.push(dt);
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    nf_each.sort();
+    f_each.sort();
+    println!(
+        "live median per case: non-fatal {:?}, fatal {:?} (the mean includes waits for the pinned CPU under load)",
+        nf_each[nf_each.len() / 2],
+        f_each[f_each.len() / 2]
+    );
+    let cfg = Config::native(rseq_fuzz::abi::Arch::X86_64, false);
+    let choice = ModelChoice::host(&l);
+    let mut models: Vec<(String, Box<dyn Fn(Config, Setup) -> Box<dyn Model>>, Config)> =
+        vec![("reference fixup (tests)".into(), Box::new(ref_builder), cfg)];
+    if let Some(e) = choice.entry {
+        models.push((
+            choice.name.clone(),
+            Box::new(move |c, s| e.machine(c, s)),
+            choice.cfg,
+        ));
+    }
+    println!(
+        "live: {} non-fatal in {:?} = {:.0}/s; {} fatal in {:?} = {:.0}/s; {} forks",
+        nf,
+        nf_t,
+        nf as f64 / nf_t.as_secs_f64(),
+        f,
+        f_t,
+        f as f64 / f_t.as_secs_f64(),
+        h.forks()
+    );
+    for (name, build, cfg) in &models {
+        let t = std::time::Instant::now();
+        let mut n = 0usize;
+        for _ in 0..rounds {
+            for p in &prepared {
+                let _ = model::model_outcome(build.as_ref(), *cfg, &l, &p.resolved, p.mem.clone());
+                n += 1;
+            }
+        }
+        let dt = t.elapsed();
+        println!(
+            "model {name}: {n} in {dt:?} = {:.0}/s",
+            n as f64 / dt.as_secs_f64()
+        );
+    }
+    let t = std::time::Instant::now();
+    let mut n = 0usize;
+    for _ in 0..rounds {
+        for s in suite::suite() {
+            let _ = h.prepare(&s.case);
+            n += 1;
+        }
+    }
+    let dt = t.elapsed();
+    println!(
+        "prepare (resolve + read the child + model memory): {:.0}/s",
+        n as f64 / dt.as_secs_f64()
+    );
+}

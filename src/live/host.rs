@@ -12,8 +12,9 @@
 //!    executes at an address the case chose. With the nanosleep trigger the
 //!    kernel returns straight to the abort IP; the parent runs such a case
 //!    only when that IP is one of the code pads or a page of the arena (never
-//!    executable: the jump faults and the handler records it).
-//! 5. The child reports the records through a pipe; a death by SIGSEGV
+//!    executable: the jump faults and the handler records it), or when the
+//!    bytes before it are not the signature (the kernel kills instead).
+//! 5. The child reports the records through a socket; a death by SIGSEGV
 //!    during the trigger is a fatal kill and the next case gets a new child.
 //!
 //! The parent bounds each case in time (poll with a timeout, then SIGKILL),
@@ -334,19 +335,49 @@ struct ChildCtx {
     tid: u64,
     shared: *mut u64,
     top_free: bool,
+    /// The previous case, whose pages may be reused.
+    prev: Option<Resolved>,
 }
 
-/// Write `words` to a pipe completely (the child's side: no allocation).
+/// Whether page `page` of `kind` would get the same contents for `new` as it
+/// got for `old` (the kernel only reads such pages, so they are unchanged).
+fn same_page(old: &Resolved, new: &Resolved, page: u64, kind: PageKind) -> bool {
+    let old_kind = old.pages.iter().find(|(a, _)| *a == page).map(|(_, k)| *k);
+    if old_kind != Some(kind)
+        || !matches!(
+            kind,
+            PageKind::Present | PageKind::ReadOnly | PageKind::ProtNone | PageKind::Unmapped
+        )
+    {
+        return false;
+    }
+    let in_page = |a: u64| a >= page && a - page < PAGE_SIZE;
+    for r in [old, new] {
+        for (base, bytes) in r.writes() {
+            for i in 0..bytes.len() as u64 {
+                let a = base.wrapping_add(i);
+                if in_page(a) && old.placed_byte(a) != new.placed_byte(a) {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Write `words` to the socket completely (no allocation; MSG_NOSIGNAL: a
+/// dead peer is an error, never a SIGPIPE).
 fn write_words(fd: i32, words: &[u64]) -> bool {
     let bytes = std::mem::size_of_val(words);
     let mut done = 0usize;
     while done < bytes {
         // SAFETY: the range lies inside `words`.
         let r = unsafe {
-            libc::write(
+            libc::send(
                 fd,
                 (words.as_ptr() as *const u8).add(done) as *const libc::c_void,
                 bytes - done,
+                libc::MSG_NOSIGNAL,
             )
         };
         if r <= 0 {
@@ -443,11 +474,16 @@ unsafe fn set_page(c: &ChildCtx, res: &Resolved, addr: u64, kind: PageKind) -> R
     if !ok {
         return Err(12);
     }
-    // The memfd keeps what earlier cases wrote: start from zeroes.
-    std::ptr::write_bytes(addr as *mut u8, 0, PAGE_SIZE as usize);
-    for a in addr..addr + PAGE_SIZE {
-        if let Some(b) = res.placed_byte(a) {
-            std::ptr::write_volatile(a as *mut u8, b);
+    if kind == PageKind::MemfdDontneed {
+        // The file keeps what earlier cases wrote: start from zeroes.
+        std::ptr::write_bytes(addr as *mut u8, 0, PAGE_SIZE as usize);
+    }
+    for (base, bytes) in res.writes() {
+        for (i, b) in bytes.iter().enumerate() {
+            let a = base.wrapping_add(i as u64);
+            if a >= addr && a - addr < PAGE_SIZE && res.placed_byte(a) == Some(*b) {
+                std::ptr::write_volatile(a as *mut u8, *b);
+            }
         }
     }
     let r = match kind {
@@ -517,15 +553,20 @@ unsafe fn install_handlers() -> bool {
         && libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut()) == 0
 }
 
-unsafe fn child_case(c: &ChildCtx, res: &Resolved) -> [u64; RES_WORDS] {
+unsafe fn child_case(c: &mut ChildCtx, res: &Resolved) -> [u64; RES_WORDS] {
     let mut out = [0u64; RES_WORDS];
+    let prev = c.prev.take();
     for (addr, kind) in res.pages {
+        if prev.as_ref().is_some_and(|p| same_page(p, res, addr, kind)) {
+            continue;
+        }
         if let Err(step) = set_page(c, res, addr, kind) {
             out[0] = RES_STATUS_SETUP;
             out[1] = step << 32 | errno() as u32 as u64;
             return out;
         }
     }
+    c.prev = Some(res.clone());
     // Drain the event mask: a valid in-section self-signal aborts to
     // pad_drain (a stray preemption before the syscall does the same).
     let drain = c.layout.arena + CONTROL_PAGE * PAGE_SIZE;
@@ -634,11 +675,10 @@ unsafe fn child_init(c: &mut ChildCtx, parent: libc::pid_t) -> [u64; 4] {
     ready
 }
 
-/// Close every descriptor but the two pipes (descriptors of other harnesses
-/// in the same parent must not stay open here).
-unsafe fn close_others(a: i32, b: i32) {
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    let ranges = [(3, lo - 1), (lo + 1, hi - 1), (hi + 1, i32::MAX)];
+/// Close every descriptor but the socket (descriptors of other harnesses in
+/// the same parent must not stay open here).
+unsafe fn close_others(fd: i32) {
+    let ranges = [(3, fd - 1), (fd + 1, i32::MAX)];
     for (first, last) in ranges {
         if first <= last {
             libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0u32);
@@ -646,14 +686,8 @@ unsafe fn close_others(a: i32, b: i32) {
     }
 }
 
-unsafe fn child_main(
-    layout: &Layout,
-    cmd: i32,
-    res: i32,
-    shared: *mut u64,
-    parent: libc::pid_t,
-) -> ! {
-    close_others(cmd, res);
+unsafe fn child_main(layout: &Layout, sock: i32, shared: *mut u64, parent: libc::pid_t) -> ! {
+    close_others(sock);
     let mut c = ChildCtx {
         layout: layout.clone(),
         memfd: -1,
@@ -661,14 +695,15 @@ unsafe fn child_main(
         tid: 0,
         shared,
         top_free: false,
+        prev: None,
     };
     let ready = child_init(&mut c, parent);
-    if !write_words(res, &ready) || ready[0] != 0 {
+    if !write_words(sock, &ready) || ready[0] != 0 {
         libc::_exit(81);
     }
     let mut w = [0u64; CMD_WORDS];
     loop {
-        if !read_words(cmd, &mut w) {
+        if !read_words(sock, &mut w) {
             libc::_exit(0);
         }
         if w[0] == STALL_MAGIC && w[1] == STALL_MAGIC {
@@ -678,8 +713,8 @@ unsafe fn child_main(
             }
         }
         let r = Resolved::from_words(&w);
-        let out = child_case(&c, &r);
-        if !write_words(res, &out) {
+        let out = child_case(&mut c, &r);
+        if !write_words(sock, &out) {
             libc::_exit(82);
         }
     }
@@ -690,8 +725,8 @@ unsafe fn child_main(
 
 struct Child {
     pid: libc::pid_t,
-    cmd: i32,
-    res: i32,
+    /// The parent's end of the socket pair.
+    sock: i32,
 }
 
 /// The live harness: the layout and the current child.
@@ -750,38 +785,28 @@ impl Harness {
     }
 
     fn spawn(&mut self) -> Result<(), String> {
-        let mut cmd = [0i32; 2];
-        let mut res = [0i32; 2];
-        // SAFETY: plain pipe/fork; the child runs only async-signal-safe
+        let mut sv = [0i32; 2];
+        // SAFETY: plain socketpair/fork; the child runs only async-signal-safe
         // libc calls and never returns from child_main.
         unsafe {
-            if libc::pipe2(cmd.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-                return Err(format!("pipe2 failed (errno {})", errno()));
-            }
-            if libc::pipe2(res.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-                libc::close(cmd[0]);
-                libc::close(cmd[1]);
-                return Err(format!("pipe2 failed (errno {})", errno()));
+            let kind = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+            if libc::socketpair(libc::AF_UNIX, kind, 0, sv.as_mut_ptr()) != 0 {
+                return Err(format!("socketpair failed (errno {})", errno()));
             }
             std::ptr::write_volatile(self.shared, STAGE_IDLE);
             let parent = libc::getpid();
             let pid = libc::fork();
             if pid == 0 {
-                child_main(&self.layout, cmd[0], res[1], self.shared, parent);
+                libc::close(sv[0]);
+                child_main(&self.layout, sv[1], self.shared, parent);
             }
-            libc::close(cmd[0]);
-            libc::close(res[1]);
+            libc::close(sv[1]);
             if pid < 0 {
-                libc::close(cmd[1]);
-                libc::close(res[0]);
+                libc::close(sv[0]);
                 return Err(format!("fork failed (errno {})", errno()));
             }
             self.forks += 1;
-            self.child = Some(Child {
-                pid,
-                cmd: cmd[1],
-                res: res[0],
-            });
+            self.child = Some(Child { pid, sock: sv[0] });
         }
         let mut ready = [0u64; 4];
         if !self.wait_words(&mut ready, 5000) {
@@ -807,13 +832,13 @@ impl Harness {
     fn wait_words(&mut self, words: &mut [u64], ms: i32) -> bool {
         let Some(c) = &self.child else { return false };
         let mut pfd = libc::pollfd {
-            fd: c.res,
+            fd: c.sock,
             events: libc::POLLIN,
             revents: 0,
         };
         // SAFETY: one valid pollfd.
         let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-        r == 1 && read_words(c.res, words)
+        r == 1 && read_words(c.sock, words)
     }
 
     /// Kill and reap the child; describes how it ended.
@@ -824,8 +849,7 @@ impl Harness {
         let mut status = 0;
         // SAFETY: signalling and reaping our own child by its pid.
         unsafe {
-            libc::close(c.cmd);
-            libc::close(c.res);
+            libc::close(c.sock);
             let mut r = libc::waitpid(c.pid, &mut status, libc::WNOHANG);
             if r == 0 {
                 libc::kill(c.pid, libc::SIGKILL);
@@ -844,8 +868,7 @@ impl Harness {
         let mut status = 0;
         // SAFETY: reaping our own child; it has exited or is exiting.
         unsafe {
-            libc::close(c.cmd);
-            libc::close(c.res);
+            libc::close(c.sock);
             if libc::waitpid(c.pid, &mut status, 0) != c.pid {
                 libc::kill(c.pid, libc::SIGKILL);
                 libc::waitpid(c.pid, &mut status, 0);
@@ -896,17 +919,16 @@ impl Harness {
         if self.child.is_none() {
             self.spawn().map_err(LiveError::Harness)?;
         }
-        let cmd_fd = self.child.as_ref().map_or(-1, |c| c.cmd);
-        if !write_words(cmd_fd, words) {
+        let fd = self.child.as_ref().map_or(-1, |c| c.sock);
+        if !write_words(fd, words) {
             let st = self.stop_child();
             return Err(LiveError::Harness(format!(
                 "the child stopped reading ({st})"
             )));
         }
         let mut out = [0u64; RES_WORDS];
-        let res_fd = self.child.as_ref().map_or(-1, |c| c.res);
         let mut pfd = libc::pollfd {
-            fd: res_fd,
+            fd,
             events: libc::POLLIN,
             revents: 0,
         };
@@ -918,7 +940,7 @@ impl Harness {
                 "case timed out after {CASE_TIMEOUT_MS} ms; child killed ({st})"
             )));
         }
-        if !read_words(res_fd, &mut out) {
+        if !read_words(fd, &mut out) {
             // The child died: a fatal kill if SIGSEGV took it during the trigger.
             // SAFETY: the shared page stays mapped while the harness lives.
             let stage = unsafe { std::ptr::read_volatile(self.shared) };

@@ -149,11 +149,14 @@ pub fn model_memory(
 }
 
 /// Whether running the case could make the child execute at an address the
-/// case chose: only the nanosleep trigger returns to the abort IP without a
-/// signal frame, and only an abort IP whose 4 preceding bytes hold the
-/// signature can be reached. The code pads and the arena are safe.
+/// case chose. The kernel moves the IP to abort_ip only when the 4 bytes
+/// before it hold the signature. With the nanosleep trigger it returns there
+/// directly; with a signal trigger the handler sends the child away from the
+/// frame's IP, except when that IP is the handler's own entry (it takes
+/// such a frame for a nested delivery and returns into it). The code pads
+/// and the arena are always safe (the arena is never executable).
 pub fn unsafe_abort_target(l: &Layout, res: &Resolved, mem: &UserMem) -> Option<u64> {
-    if res.trigger != Trigger::Nanosleep || res.rseq_cs == 0 || res.rseq_cs >= l.task_size {
+    if res.rseq_cs == 0 || res.rseq_cs >= l.task_size {
         return None;
     }
     let mut probe = mem.clone();
@@ -162,6 +165,9 @@ pub fn unsafe_abort_target(l: &Layout, res: &Resolved, mem: &UserMem) -> Option<
     b.copy_from_slice(&d[24..32]);
     let abort_ip = u64::from_le_bytes(b);
     if l.pads().iter().any(|(p, _)| *p == abort_ip) || l.in_owned_pages(abort_ip) {
+        return None;
+    }
+    if res.trigger != Trigger::Nanosleep && abort_ip != l.handler {
         return None;
     }
     let sig_bytes = probe
@@ -282,4 +288,166 @@ pub fn model_outcome(
     let mut b = [0u8; 8];
     b.copy_from_slice(&area[8..16]);
     Ok(super::classify(res, resume_ip, u64::from_le_bytes(b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::case::{resolve, Addr, Anchor, LiveCase, Place, Region};
+
+    /// A made-up layout: the code at 0x40_0000, the arena at 0x1000_0000.
+    fn layout() -> Layout {
+        Layout {
+            cs_start: 0x40_0100,
+            site_in: 0x40_0104,
+            cs_end: 0x40_0110,
+            site_out: 0x40_0120,
+            pad_pre: 0x40_0010,
+            pad_good: 0x40_0130,
+            pad_bad_sig: 0x40_0140,
+            pad_drain: 0x40_0150,
+            resume: 0x40_0160,
+            handler: 0x40_1000,
+            code_lo: 0x40_0000,
+            code_hi: 0x40_0170,
+            arena: 0x1000_0000,
+            top: Some(0x7FFF_FFFF_E000),
+            task_size: 0x7FFF_FFFF_F000,
+            area: 0x50_0020,
+            area_len: 32,
+            cpu: 0,
+        }
+    }
+
+    /// The "child's memory" outside the arena: code bytes with the
+    /// signature before `sig_before`, the area page readable.
+    fn peek_with_sig_before(sig_before: u64) -> impl FnMut(u64, &mut [u8]) -> bool {
+        move |addr, buf| {
+            if page_of(addr) == page_of(0x50_0000) {
+                buf.fill(0);
+                return true;
+            }
+            if page_of(addr) != page_of(0x40_0000) && page_of(addr) != page_of(0x40_1000) {
+                return false;
+            }
+            for (i, b) in buf.iter_mut().enumerate() {
+                let a = addr + i as u64;
+                let off = a.wrapping_sub(sig_before - 4);
+                *b = if off < 4 {
+                    SIG.to_le_bytes()[off as usize]
+                } else {
+                    0x90
+                };
+            }
+            true
+        }
+    }
+
+    fn prepared(case: &LiveCase, sig_before: u64) -> (Resolved, UserMem) {
+        let l = layout();
+        let res = resolve(case, &l).unwrap();
+        let mem = model_memory(&l, &res, &mut peek_with_sig_before(sig_before));
+        (res, mem)
+    }
+
+    #[test]
+    fn arena_pages_and_placed_bytes_are_reproduced() {
+        let l = layout();
+        let case = LiveCase {
+            desc_at: Place {
+                region: Region::DescPair,
+                offset: 4096 - 8,
+            },
+            desc_pages: [PageKind::Present, PageKind::MemfdDontneed],
+            sig_pages: [PageKind::AnonUntouched, PageKind::ProtNone],
+            abort_ip: Addr::at(Anchor::AfterSig),
+            ..LiveCase::default()
+        };
+        let (res, mem) = prepared(&case, l.pad_good);
+        let d = l.arena_page(2);
+        assert_eq!(mem.state(d), PageState::Present);
+        assert_eq!(mem.state(d + PAGE_SIZE), PageState::NotPresent);
+        assert_eq!(mem.state(l.arena_page(5)), PageState::NotPresent);
+        assert_eq!(mem.state(l.arena_page(6)), PageState::ProtNone);
+        assert_eq!(mem.state(l.arena_page(4)), PageState::ProtNone);
+        // The descriptor straddles: both halves are there (memfd keeps them).
+        assert_eq!(mem.peek(res.desc_addr, 32), Some(res.desc.to_vec()));
+        // An untouched page drops the signature the case placed.
+        assert_eq!(mem.peek(res.sig_addr, 4), Some(vec![0; 4]));
+        // The area page was read from the child; the code page too, since
+        // the kernel reads... nothing there: abort_ip is in the arena.
+        assert_eq!(mem.state(l.area), PageState::Present);
+        assert_eq!(mem.state(l.pad_good), PageState::Unmapped);
+        // The wire format keeps what the child needs.
+        let back = Resolved::from_words(&res.to_words());
+        assert_eq!(
+            (back.rseq_cs, back.desc, back.sig, back.pages, back.site_ip),
+            (res.rseq_cs, res.desc, res.sig, res.pages, res.site_ip)
+        );
+    }
+
+    #[test]
+    fn code_pages_the_kernel_reads_are_copied_from_the_child() {
+        let l = layout();
+        let (_, mem) = prepared(&LiveCase::default(), l.pad_good);
+        assert_eq!(mem.state(l.pad_good), PageState::ReadOnly);
+        assert_eq!(
+            mem.peek(l.pad_good - 4, 4),
+            Some(SIG.to_le_bytes().to_vec())
+        );
+    }
+
+    #[test]
+    fn only_safe_abort_targets_run() {
+        let l = layout();
+        let foreign = 0x40_0090; // in the code page, not a pad
+        let at = |a: u64| Addr::new(Anchor::Zero, a as i64);
+        let nanosleep = |abort: Addr| LiveCase {
+            trigger: Trigger::Nanosleep,
+            abort_ip: abort,
+            ..LiveCase::default()
+        };
+        // Nanosleep to a foreign address with the signature before it: refused.
+        let (res, mem) = prepared(&nanosleep(at(foreign)), foreign);
+        assert_eq!(unsafe_abort_target(&l, &res, &mem), Some(foreign));
+        // Without the signature the kernel kills instead: allowed.
+        let (res, mem) = prepared(&nanosleep(at(foreign)), l.pad_good);
+        assert_eq!(unsafe_abort_target(&l, &res, &mem), None);
+        // Pads and the arena: allowed.
+        let (res, mem) = prepared(&nanosleep(Addr::at(Anchor::PadGood)), l.pad_good);
+        assert_eq!(unsafe_abort_target(&l, &res, &mem), None);
+        let (res, mem) = prepared(&nanosleep(Addr::at(Anchor::AfterSig)), l.pad_good);
+        assert_eq!(unsafe_abort_target(&l, &res, &mem), None);
+        // A signal trigger: foreign targets are safe (the handler redirects)...
+        let tgkill = LiveCase {
+            abort_ip: at(foreign),
+            ..LiveCase::default()
+        };
+        let (res, mem) = prepared(&tgkill, foreign);
+        assert_eq!(unsafe_abort_target(&l, &res, &mem), None);
+        // ...except the handler's own entry.
+        let tgkill = LiveCase {
+            abort_ip: at(l.handler),
+            ..LiveCase::default()
+        };
+        let (res, mem) = prepared(&tgkill, l.handler);
+        assert_eq!(unsafe_abort_target(&l, &res, &mem), Some(l.handler));
+    }
+
+    #[test]
+    fn events_stand_for_each_trigger() {
+        let l = layout();
+        for (trigger, n) in [(Trigger::Tgkill, 8), (Trigger::Nanosleep, 9)] {
+            let case = LiveCase {
+                trigger,
+                area_flags: 1,
+                ..LiveCase::default()
+            };
+            let res = resolve(&case, &l).unwrap();
+            let ev = model_events(&l, &res, 0);
+            assert_eq!(ev.len(), n, "{trigger:?}");
+            assert_eq!(ev[trigger_step(&res)], Event::Syscall(Syscall::Getpid));
+            assert_eq!(ev.last(), Some(&Event::ExitToUser));
+        }
+    }
 }
