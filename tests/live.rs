@@ -510,7 +510,8 @@ fn throughput() {
     );
     let cfg = Config::native(rseq_fuzz::abi::Arch::X86_64, false);
     let choice = ModelChoice::host(&l);
-    let mut models: Vec<(String, Box<dyn Fn(Config, Setup) -> Box<dyn Model>>, Config)> =
+    type Build = Box<dyn Fn(Config, Setup) -> Box<dyn Model>>;
+    let mut models: Vec<(String, Build, Config)> =
         vec![("reference fixup (tests)".into(), Box::new(ref_builder), cfg)];
     if let Some(e) = choice.entry {
         models.push((
