@@ -83,6 +83,11 @@ fn key_cases_on_the_live_kernel() {
         ("version_1_outside_still_kills", fatal),
         ("cs_flags_no_restart_on_preempt", caught),
         ("cs_flags_nanosleep", fatal),
+        (
+            "valid_inside_membarrier_aborts",
+            Outcome::Aborted { to: l.pad_good },
+        ),
+        ("valid_outside_membarrier_clears", Outcome::Cleared),
         ("cs_flags_tgkill_segv", fatal),
         ("area_flags_no_restart", caught),
         ("cs_flags_outside_clears", Outcome::Cleared),
@@ -141,7 +146,12 @@ fn built_in_suite_covers_every_state_and_rule() {
             "no signature page {kind:?}"
         );
     }
-    for t in [Trigger::Tgkill, Trigger::TgkillSegv, Trigger::Nanosleep] {
+    for t in [
+        Trigger::Tgkill,
+        Trigger::TgkillSegv,
+        Trigger::Nanosleep,
+        Trigger::Membarrier,
+    ] {
         assert!(s.iter().any(|c| c.case.trigger == t), "no trigger {t:?}");
     }
     for e in [
@@ -291,6 +301,10 @@ impl KernelVersion for RefLegacy {
         if k.rseq.area != 0 {
             k.set_tif(tif::NOTIFY_RESUME);
         }
+    }
+
+    fn membarrier_ipi(k: &mut Kctx<'_, Self>) {
+        Self::switch_out(k)
     }
 
     fn set_task_cpu(k: &mut Kctx<'_, Self>) {

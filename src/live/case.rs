@@ -197,6 +197,12 @@ pub enum Trigger {
     /// nanosleep(1 ns) from the site: the task sleeps, is switched out and
     /// back, and the fixup runs from TIF_NOTIFY_RESUME on the way out.
     Nanosleep,
+    /// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+    /// MEMBARRIER_CMD_FLAG_CPU, own CPU) from the site: the IPI handler runs
+    /// on the caller (rseq_preempt) and the fixup runs on the syscall's way
+    /// out. The harness keeps a second, sleeping thread in the child, since
+    /// membarrier skips the IPIs for a single-threaded process.
+    Membarrier,
 }
 
 impl Trigger {
@@ -205,6 +211,7 @@ impl Trigger {
             Trigger::Tgkill => 0,
             Trigger::TgkillSegv => 1,
             Trigger::Nanosleep => 2,
+            Trigger::Membarrier => 3,
         }
     }
 
@@ -212,6 +219,7 @@ impl Trigger {
         match c {
             1 => Trigger::TgkillSegv,
             2 => Trigger::Nanosleep,
+            3 => Trigger::Membarrier,
             _ => Trigger::Tgkill,
         }
     }
@@ -221,7 +229,7 @@ impl Trigger {
         match self {
             Trigger::Tgkill => Some(crate::abi::sig::SIGUSR1),
             Trigger::TgkillSegv => Some(crate::abi::sig::SIGSEGV),
-            Trigger::Nanosleep => None,
+            Trigger::Nanosleep | Trigger::Membarrier => None,
         }
     }
 }

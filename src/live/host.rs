@@ -9,11 +9,13 @@
 //!    ([`RUN`]) stores the case's `rseq_cs` and makes the trigger syscall.
 //! 4. The signal handler records every delivery (signal, si_code, the saved
 //!    RIP, `rseq_cs`) and sends the child to the resume label: nothing ever
-//!    executes at an address the case chose. With the nanosleep trigger the
+//!    executes at an address the case chose. With the nanosleep (and
+//!    membarrier) trigger the
 //!    kernel returns straight to the abort IP; the parent runs such a case
 //!    only when that IP is one of the code pads or a page of the arena (never
 //!    executable: the jump faults and the handler records it), or when the
-//!    bytes before it are not the signature (the kernel kills instead).
+//!    bytes before it are not the signature (the kernel kills instead). The
+//!    membarrier trigger is the same, with a second thread that only sleeps.
 //! 5. The child reports the records through a socket; a death by SIGSEGV
 //!    during the trigger is a fatal kill and the next case gets a new child.
 //!
@@ -107,6 +109,35 @@ std::arch::global_asm!(
     ".globl rseq_fuzz_live_end",
     "rseq_fuzz_live_end:",
     ".size rseq_fuzz_live_run, .-rseq_fuzz_live_run",
+    // A second thread for the membarrier trigger: clone(flags in rdi, stack
+    // top in rsi); the new thread blocks every signal and pauses forever.
+    // It never touches TLS, memory or rseq (a CLONE_VM child is unregistered).
+    ".globl rseq_fuzz_live_sleeper",
+    ".type rseq_fuzz_live_sleeper,@function",
+    "rseq_fuzz_live_sleeper:",
+    "mov eax, 56",
+    "xor edx, edx",
+    "xor r10d, r10d",
+    "xor r8d, r8d",
+    "syscall",
+    "test rax, rax",
+    "jnz .Lrfl_sleeper_parent",
+    "mov eax, 14",
+    "xor edi, edi",
+    "lea rsi, [rip + .Lrfl_all_signals]",
+    "xor edx, edx",
+    "mov r10d, 8",
+    "syscall",
+    ".Lrfl_sleeper_loop:",
+    "mov eax, 34",
+    "syscall",
+    "jmp .Lrfl_sleeper_loop",
+    ".Lrfl_sleeper_parent:",
+    "ret",
+    ".p2align 3",
+    ".Lrfl_all_signals:",
+    ".quad -1",
+    ".size rseq_fuzz_live_sleeper, .-rseq_fuzz_live_sleeper",
     ".popsection",
 );
 
@@ -125,6 +156,7 @@ struct Params {
 
 extern "C" {
     fn rseq_fuzz_live_run(p: *mut Params) -> u64;
+    fn rseq_fuzz_live_sleeper(flags: u64, stack_top: u64) -> i64;
     static rseq_fuzz_live_pad_pre: u8;
     static rseq_fuzz_live_cs_start: u8;
     static rseq_fuzz_live_site_in: u8;
@@ -159,6 +191,13 @@ const LOG_FIELDS: usize = 5;
 const RES_STATUS_OK: u64 = 0;
 const RES_STATUS_DRAIN: u64 = 1;
 const RES_STATUS_SETUP: u64 = 2;
+
+/// include/uapi/linux/membarrier.h.
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ: u64 = 1 << 7;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ: u64 = 1 << 8;
+const MEMBARRIER_CMD_FLAG_CPU: u64 = 1;
+/// The page-set-up step that means "membarrier is not available".
+const STEP_NO_MEMBARRIER: u64 = 20;
 
 const STAGE_IDLE: u64 = 0;
 const STAGE_TRIGGER: u64 = 1;
@@ -335,6 +374,8 @@ struct ChildCtx {
     tid: u64,
     shared: *mut u64,
     top_free: bool,
+    /// The sleeping second thread exists and membarrier RSEQ is registered.
+    membarrier_ready: bool,
     /// The previous case, whose pages may be reused.
     prev: Option<Resolved>,
 }
@@ -525,6 +566,12 @@ unsafe fn run_cs(c: &ChildCtx, value: u64, trigger: Trigger, outside: bool) -> (
             0,
             0,
         ),
+        Trigger::Membarrier => (
+            libc::SYS_membarrier as u64,
+            MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+            MEMBARRIER_CMD_FLAG_CPU,
+            c.layout.cpu as u64,
+        ),
     };
     let mut p = Params {
         area_rseq_cs: c.layout.area + rseq::RSEQ_CS,
@@ -553,8 +600,49 @@ unsafe fn install_handlers() -> bool {
         && libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut()) == 0
 }
 
+/// Start the sleeping second thread and register for membarrier RSEQ.
+unsafe fn membarrier_setup(c: &mut ChildCtx) -> bool {
+    if c.membarrier_ready {
+        return true;
+    }
+    const STACK: usize = 64 * 1024;
+    let stack = libc::mmap(
+        std::ptr::null_mut(),
+        STACK,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+        -1,
+        0,
+    );
+    if stack == libc::MAP_FAILED {
+        return false;
+    }
+    let flags = (libc::CLONE_VM
+        | libc::CLONE_FS
+        | libc::CLONE_FILES
+        | libc::CLONE_SIGHAND
+        | libc::CLONE_THREAD
+        | libc::CLONE_SYSVSEM) as u64;
+    if rseq_fuzz_live_sleeper(flags, stack as u64 + STACK as u64) <= 0 {
+        return false;
+    }
+    let r = libc::syscall(
+        libc::SYS_membarrier,
+        MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
+        0,
+        0,
+    );
+    c.membarrier_ready = r == 0;
+    c.membarrier_ready
+}
+
 unsafe fn child_case(c: &mut ChildCtx, res: &Resolved) -> [u64; RES_WORDS] {
     let mut out = [0u64; RES_WORDS];
+    if res.trigger == Trigger::Membarrier && !membarrier_setup(c) {
+        out[0] = RES_STATUS_SETUP;
+        out[1] = STEP_NO_MEMBARRIER << 32 | errno() as u32 as u64;
+        return out;
+    }
     let prev = c.prev.take();
     for (addr, kind) in res.pages {
         if prev.as_ref().is_some_and(|p| same_page(p, res, addr, kind)) {
@@ -695,6 +783,7 @@ unsafe fn child_main(layout: &Layout, sock: i32, shared: *mut u64, parent: libc:
         tid: 0,
         shared,
         top_free: false,
+        membarrier_ready: false,
         prev: None,
     };
     let ready = child_init(&mut c, parent);
@@ -982,6 +1071,12 @@ fn interpret(l: &Layout, res: &Resolved, out: &[u64; RES_WORDS]) -> Result<Outco
             return Err(LiveError::Skipped(
                 "the page below TASK_SIZE is not free in the child".into(),
             ))
+        }
+        RES_STATUS_SETUP if out[1] >> 32 == STEP_NO_MEMBARRIER => {
+            return Err(LiveError::Skipped(format!(
+                "membarrier RSEQ is not available (errno {})",
+                out[1] as u32
+            )))
         }
         _ => {
             return Err(LiveError::Harness(format!(

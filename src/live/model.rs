@@ -150,9 +150,9 @@ pub fn model_memory(
 
 /// Whether running the case could make the child execute at an address the
 /// case chose. The kernel moves the IP to abort_ip only when the 4 bytes
-/// before it hold the signature. With the nanosleep trigger it returns there
-/// directly; with a signal trigger the handler sends the child away from the
-/// frame's IP, except when that IP is the handler's own entry (it takes
+/// before it hold the signature. With the nanosleep and membarrier triggers
+/// it returns there directly; with a signal trigger the handler sends the
+/// child away from the frame's IP, except when that IP is the handler's own entry (it takes
 /// such a frame for a nested delivery and returns into it). The code pads
 /// and the arena are always safe (the arena is never executable).
 pub fn unsafe_abort_target(l: &Layout, res: &Resolved, mem: &UserMem) -> Option<u64> {
@@ -167,7 +167,7 @@ pub fn unsafe_abort_target(l: &Layout, res: &Resolved, mem: &UserMem) -> Option<
     if l.pads().iter().any(|(p, _)| *p == abort_ip) || l.in_owned_pages(abort_ip) {
         return None;
     }
-    if res.trigger != Trigger::Nanosleep && abort_ip != l.handler {
+    if res.trigger.signal().is_some() && abort_ip != l.handler {
         return None;
     }
     let sig_bytes = probe
@@ -188,7 +188,8 @@ pub fn trigger_step(res: &Resolved) -> usize {
 /// The driver events for a case: register rseq at the area, return to user,
 /// set `rseq->flags` and `rseq->rseq_cs`, move to the syscall site, make the
 /// trigger syscall (any syscall rseq does not look at stands for tgkill and
-/// nanosleep), then the signal or the switch out and back in, and return.
+/// nanosleep; membarrier is modelled), then the signal or the switch out and
+/// back in, and return.
 pub fn model_events(l: &Layout, res: &Resolved, mm_cid: u32) -> Vec<Event> {
     let mut ev = vec![
         Event::Syscall(Syscall::Rseq {
@@ -210,13 +211,20 @@ pub fn model_events(l: &Layout, res: &Resolved, mm_cid: u32) -> Vec<Event> {
         bytes: res.rseq_cs.to_le_bytes().to_vec(),
     });
     ev.push(Event::SetIp { ip: res.site_ip });
-    ev.push(Event::Syscall(Syscall::Getpid));
-    match res.trigger.signal() {
-        Some(s) => ev.push(Event::Signal { sig: s }),
-        None => {
+    match res.trigger {
+        Trigger::Tgkill | Trigger::TgkillSegv => {
+            ev.push(Event::Syscall(Syscall::Getpid));
+            ev.push(Event::Signal {
+                sig: res.trigger.signal().unwrap_or(sig::SIGUSR1),
+            });
+        }
+        Trigger::Nanosleep => {
+            ev.push(Event::Syscall(Syscall::Getpid));
             ev.push(Event::SwitchOut);
             ev.push(Event::SwitchIn { cpu: l.cpu, mm_cid });
         }
+        // membarrier itself is modelled: the IPI runs on the caller.
+        Trigger::Membarrier => ev.push(Event::Syscall(Syscall::Membarrier { own_cpu: true })),
     }
     ev.push(Event::ExitToUser);
     ev
@@ -449,5 +457,15 @@ mod tests {
             assert_eq!(ev[trigger_step(&res)], Event::Syscall(Syscall::Getpid));
             assert_eq!(ev.last(), Some(&Event::ExitToUser));
         }
+        let case = LiveCase {
+            trigger: Trigger::Membarrier,
+            ..LiveCase::default()
+        };
+        let res = resolve(&case, &l).unwrap();
+        let ev = model_events(&l, &res, 0);
+        assert_eq!(
+            ev[trigger_step(&res)],
+            Event::Syscall(Syscall::Membarrier { own_cpu: true })
+        );
     }
 }

@@ -86,6 +86,9 @@ pub fn suite() -> Vec<SuiteCase> {
         c("valid_inside_nanosleep_aborts", GOOD, |k| {
             k.trigger = Trigger::Nanosleep
         }),
+        c("valid_inside_membarrier_aborts", GOOD, |k| {
+            k.trigger = Trigger::Membarrier
+        }),
         // IP outside: clear.
         c("valid_outside_tgkill_clears", Expect::Clear, |k| {
             k.site = Site::Outside
@@ -93,6 +96,10 @@ pub fn suite() -> Vec<SuiteCase> {
         c("valid_outside_nanosleep_clears", Expect::Clear, |k| {
             k.site = Site::Outside;
             k.trigger = Trigger::Nanosleep
+        }),
+        c("valid_outside_membarrier_clears", Expect::Clear, |k| {
+            k.site = Site::Outside;
+            k.trigger = Trigger::Membarrier
         }),
         c("null_rseq_cs_clears", Expect::Clear, |k| {
             k.rseq_cs = at(Zero)
@@ -114,6 +121,10 @@ pub fn suite() -> Vec<SuiteCase> {
         c("abort_into_arena_nanosleep", Expect::Abort, |k| {
             k.abort_ip = at(AfterSig);
             k.trigger = Trigger::Nanosleep
+        }),
+        c("abort_into_arena_membarrier", Expect::Abort, |k| {
+            k.abort_ip = at(AfterSig);
+            k.trigger = Trigger::Membarrier
         }),
         // rseq_get_rseq_cs(): the pointer.
         c("rseq_cs_at_task_size", KILL, |k| k.rseq_cs = at(TaskSize)),
@@ -193,6 +204,14 @@ pub fn suite() -> Vec<SuiteCase> {
         c("version_1_nanosleep", KILL, |k| {
             k.version = 1;
             k.trigger = Trigger::Nanosleep
+        }),
+        c("version_1_membarrier", KILL, |k| {
+            k.version = 1;
+            k.trigger = Trigger::Membarrier
+        }),
+        c("desc_memfd_dontneed_membarrier", GOOD, |k| {
+            k.desc_pages = [PageKind::MemfdDontneed; 2];
+            k.trigger = Trigger::Membarrier
         }),
         // start_ip and start_ip + post_commit_offset against TASK_SIZE.
         c("start_at_task_size", KILL, |k| {
@@ -352,6 +371,10 @@ pub fn suite() -> Vec<SuiteCase> {
         c("cs_flags_tgkill_segv", Expect::KillNeedRestart, |k| {
             k.flags = 2;
             k.trigger = Trigger::TgkillSegv
+        }),
+        c("cs_flags_membarrier", Expect::KillNeedRestart, |k| {
+            k.flags = 4;
+            k.trigger = Trigger::Membarrier
         }),
         c("area_flags_no_restart", Expect::KillNeedRestart, |k| {
             k.area_flags = 1
