@@ -573,3 +573,59 @@ fn throughput() {
         n as f64 / dt.as_secs_f64()
     );
 }
+
+/// Pseudo-random cases (arbitrary decoding of xorshift bytes) run safely:
+/// no harness error, and the reference fixup agrees with the live kernel.
+#[test]
+fn random_cases_run_safely_and_agree_with_the_reference() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut h) = harness() else { return };
+    if !host_is_legacy() {
+        println!(
+            "skipped: host {} is not a legacy (<= 6.18) kernel",
+            host_release()
+        );
+        return;
+    }
+    let n: usize = std::env::var("LIVE_RANDOM_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let cfg = Config::native(rseq_fuzz::abi::Arch::X86_64, false);
+    let build: ModelBuilder<'_> = &ref_builder;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut bad = Vec::new();
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        let mut data = vec![0u8; 128];
+        for b in data.iter_mut() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            *b = seed as u8;
+        }
+        let mut u = arbitrary::Unstructured::new(&data);
+        let Ok(mut case) = <LiveCase as arbitrary::Arbitrary>::arbitrary(&mut u) else {
+            continue;
+        };
+        // Small offsets most of the time, so that anchors matter.
+        for a in [&mut case.rseq_cs, &mut case.start_ip, &mut case.abort_ip] {
+            if a.offset.unsigned_abs() > 64 && seed % 4 != 0 {
+                a.offset %= 64;
+            }
+        }
+        let r = check_case(&mut h, &case, Ok((build, cfg)));
+        *counts.entry(format!("{:?}", r.verdict)).or_insert(0) += 1;
+        if matches!(r.verdict, Verdict::Disagree | Verdict::Error) {
+            bad.push(format!(
+                "{:?} live {:?} model {:?}: {}",
+                r.verdict,
+                r.live,
+                r.model,
+                serde_json::to_string(&case).unwrap_or_default()
+            ));
+        }
+    }
+    println!("{counts:?}");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

@@ -703,6 +703,12 @@ unsafe fn child_init(c: &mut ChildCtx, parent: libc::pid_t) -> [u64; 4] {
         rlim_max: 0,
     };
     libc::setrlimit(libc::RLIMIT_CORE, &nocore);
+    // Pin to the CPU the child starts on: moving to another one would make
+    // it wait there for the running task's time slice.
+    let here = libc::sched_getcpu();
+    if here >= 0 {
+        c.layout.cpu = here as u32;
+    }
     let mut set: libc::cpu_set_t = std::mem::zeroed();
     libc::CPU_SET(c.layout.cpu as usize, &mut set);
     if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
@@ -710,6 +716,12 @@ unsafe fn child_init(c: &mut ChildCtx, parent: libc::pid_t) -> [u64; 4] {
         ready[2] = errno() as u64;
         return ready;
     }
+    // nanosleep(1 ns) sleeps (and so switches out and back, which runs the
+    // fixup) only thanks to the timer slack: with a slack of 1 ns (or under
+    // SCHED_FIFO, where it is ignored) the timer has expired before the
+    // task would sleep and nothing happens. Use the default 50 us whatever
+    // the parent set.
+    libc::prctl(libc::PR_SET_TIMERSLACK, 50_000u64);
     let mut none: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut none);
     libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
@@ -760,6 +772,7 @@ unsafe fn child_init(c: &mut ChildCtx, parent: libc::pid_t) -> [u64; 4] {
     c.pid = libc::getpid() as u64;
     c.tid = libc::gettid() as u64;
     ready[1] = c.top_free as u64;
+    ready[3] = c.layout.cpu as u64;
     ready
 }
 
@@ -914,6 +927,7 @@ impl Harness {
         if ready[1] == 0 {
             self.layout.top = None;
         }
+        self.layout.cpu = ready[3] as u32;
         Ok(())
     }
 
