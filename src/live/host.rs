@@ -167,10 +167,6 @@ extern "C" {
     static rseq_fuzz_live_pad_drain: u8;
     static rseq_fuzz_live_resume: u8;
     static rseq_fuzz_live_end: u8;
-    /// glibc >= 2.35: offset of the rseq area from the thread pointer.
-    static __rseq_offset: isize;
-    /// glibc >= 2.35: size registered, 0 if glibc did not register.
-    static __rseq_size: u32;
 }
 
 /// Codes `rseq_fuzz_live_run` returns.
@@ -244,8 +240,21 @@ pub fn probe_layout() -> Result<Layout, String> {
     } else {
         crate::abi::Arch::X86_64
     };
-    // SAFETY: reading two plain data symbols glibc exports.
-    let (offset, size) = unsafe { (__rseq_offset, __rseq_size) };
+    // glibc >= 2.35 exports __rseq_offset (the area's offset from the thread
+    // pointer) and __rseq_size (0 when it did not register). Looked up at
+    // run time so that older glibc still links; without them the child
+    // registers its own area.
+    // SAFETY: dlsym with NUL-terminated names; the symbols, when present,
+    // are plain data of the stated types.
+    let (offset, size) = unsafe {
+        let off = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_offset".as_ptr());
+        let size = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_size".as_ptr());
+        if off.is_null() || size.is_null() {
+            (0isize, 0u32)
+        } else {
+            (*(off as *const isize), *(size as *const u32))
+        }
+    };
     let (area, area_len) = if size > 0 {
         let area = thread_pointer().wrapping_add(offset as u64);
         // rseq(area, len, 0, SIG) on a thread registered with exactly these

@@ -250,16 +250,20 @@ pub fn model_name_for_release(release: &str) -> Option<&'static str> {
 }
 
 /// Whether the host kernel was built with CONFIG_DEBUG_RSEQ (legacy), as
-/// far as its configuration can be read; false when it cannot.
+/// far as its configuration can be read; false when it cannot. Read once.
 pub fn host_debug_rseq() -> bool {
-    let release = host_release();
-    let text = std::fs::read_to_string(format!("/boot/config-{release}")).or_else(|_| {
-        std::process::Command::new("gzip")
-            .args(["-dc", "/proc/config.gz"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-    });
-    text.is_ok_and(|t| t.lines().any(|l| l.trim() == "CONFIG_DEBUG_RSEQ=y"))
+    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEBUG.get_or_init(|| {
+        let release = host_release();
+        let text = std::fs::read_to_string(format!("/boot/config-{release}")).or_else(|_| {
+            std::process::Command::new("gzip")
+                .args(["-dc", "/proc/config.gz"])
+                .stderr(std::process::Stdio::null())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        });
+        text.is_ok_and(|t| t.lines().any(|l| l.trim() == "CONFIG_DEBUG_RSEQ=y"))
+    })
 }
 
 /// The model a live comparison uses on this host.
