@@ -95,6 +95,18 @@ pub enum Command {
         #[command(subcommand)]
         action: CorpusAction,
     },
+    /// Run cases on the host kernel and compare each with the model of the
+    /// host's version (the built-in suite, or a JSON list of live cases).
+    Live {
+        /// A JSON list of live cases instead of the built-in suite.
+        #[arg(long)]
+        cases: Option<PathBuf>,
+        /// Run this many cases (cycling through the list).
+        #[arg(long)]
+        count: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -176,6 +188,9 @@ pub fn run(cli: Cli) -> i32 {
             } => corpus::cmd_minimize(&dir, out.as_deref(), target.as_deref(), json),
             CorpusAction::Merge { into, dirs } => corpus::cmd_merge(&into, &dirs),
         },
+        Command::Live { cases, count, json } => {
+            Ok(crate::live::cli_live(cases.as_deref(), count, json))
+        }
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //! * [`abi`], [`mem`], [`config`], [`trace`], [`coverage`]: the shared foundation.
 //! * [`kernel`]: the seam ([`kernel::KernelVersion`]) and the machine around it.
 //! * [`versions`]: one file per kernel version, and the registry.
+//! * [`live`]: live-kernel conformance (run cases on the host kernel, compare with its model).
 
 pub mod abi;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod corpus;
 pub mod coverage;
 pub mod divergences;
 pub mod kernel;
+pub mod live;
 pub mod mem;
 pub mod oracles;
 pub mod runner;

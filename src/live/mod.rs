@@ -1,0 +1,692 @@
+//! Live-kernel conformance: run a case on the host kernel, in a child
+//! process, and compare what happened with the model of the host's version.
+//!
+//! * [`case`]: what a case is ([`LiveCase`]: the descriptor fields relative
+//!   to real anchors, the syscall site, the signature, the page states, the
+//!   trigger) and how it resolves against the harness's real addresses.
+//! * `host` (x86_64 Linux with glibc only): the child, its critical
+//!   section in assembly, its signal handler, the page set-up.
+//! * [`model`]: the same case as a [`Setup`] and driver events.
+//! * [`suite`]: the built-in suite, one case per legacy rule, boundary and
+//!   page state, each with what the spec (§3.5) says should happen.
+//!
+//! Elsewhere every entry point reports "unsupported: ...".
+
+pub mod case;
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+mod host;
+pub mod model;
+pub mod suite;
+
+pub use case::{
+    resolve, Addr, Anchor, Layout, LiveCase, PageKind, Place, PostCommit, Region, Resolved, Site,
+    Trigger, SIG,
+};
+
+use crate::abi::Arch;
+use crate::config::Config;
+use crate::kernel::{Model, Setup};
+use crate::mem::UserMem;
+use crate::versions::{self, VersionEntry};
+use serde::Serialize;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// What a case did, live or in a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The kernel moved the IP to `to` (and cleared rseq_cs).
+    Aborted { to: u64 },
+    /// The IP stayed; rseq_cs is 0 afterwards.
+    Cleared,
+    /// The IP stayed; rseq_cs still holds the value stored.
+    Unchanged,
+    /// The IP stayed; rseq_cs holds another non-zero value.
+    Rewritten { rseq_cs: u64 },
+    /// rseq code forced SIGSEGV: caught by the handler (`fatal == false`) or
+    /// the task died of it.
+    Killed { fatal: bool },
+}
+
+impl Outcome {
+    /// A short description with addresses named after the layout.
+    pub fn describe(&self, l: &Layout) -> String {
+        match self {
+            Outcome::Aborted { to } => format!("aborted({})", l.describe(*to)),
+            Outcome::Cleared => "cleared".into(),
+            Outcome::Unchanged => "unchanged".into(),
+            Outcome::Rewritten { rseq_cs } => format!("rewritten({rseq_cs:#x})"),
+            Outcome::Killed { fatal: true } => "killed(fatal)".into(),
+            Outcome::Killed { fatal: false } => "killed(caught)".into(),
+        }
+    }
+}
+
+/// Why a live run gave no outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveError {
+    /// The case cannot run here (a page the host does not have free, an
+    /// abort IP the harness will not execute at).
+    Skipped(String),
+    /// Something disturbed the run (a stray preemption): run it again.
+    Noise(String),
+    /// The harness failed (timeout, crash outside a trigger).
+    Harness(String),
+}
+
+impl std::fmt::Display for LiveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LiveError::Skipped(s) => write!(f, "skipped: {s}"),
+            LiveError::Noise(s) => write!(f, "noise: {s}"),
+            LiveError::Harness(s) => write!(f, "harness error: {s}"),
+        }
+    }
+}
+
+/// The outcome from where execution resumed and what rseq_cs holds then;
+/// used for the child and the model alike.
+pub fn classify(res: &Resolved, resume_ip: u64, rseq_cs: u64) -> Outcome {
+    if resume_ip != res.site_ip {
+        Outcome::Aborted { to: resume_ip }
+    } else if rseq_cs == 0 {
+        Outcome::Cleared
+    } else if rseq_cs == res.rseq_cs {
+        Outcome::Unchanged
+    } else {
+        Outcome::Rewritten { rseq_cs }
+    }
+}
+
+/// A case resolved against the harness, with the model's copy of the
+/// child's memory.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub resolved: Resolved,
+    pub mem: UserMem,
+}
+
+/// How many times a noisy live run is repeated.
+pub const NOISE_RETRIES: u32 = 5;
+/// How many times a live run that disagrees with the model is repeated.
+pub const MISMATCH_RERUNS: u32 = 3;
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+type Inner = host::Harness;
+
+/// Stand-in on hosts without the harness: it cannot be built.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
+enum Inner {}
+
+/// The live harness of this process.
+pub struct LiveHarness {
+    inner: Inner,
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+impl LiveHarness {
+    /// Start the harness (a first child), or say why the host is unsupported.
+    pub fn new() -> Result<LiveHarness, String> {
+        Ok(LiveHarness {
+            inner: host::Harness::new()?,
+        })
+    }
+
+    pub fn layout(&self) -> &Layout {
+        self.inner.layout()
+    }
+
+    /// Children forked so far (one per fatal case, plus the first).
+    pub fn forks(&self) -> u64 {
+        self.inner.forks
+    }
+
+    fn peek(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+        self.inner.peek(addr, buf)
+    }
+
+    fn run_resolved(&mut self, res: &Resolved) -> Result<Outcome, LiveError> {
+        self.inner.run(res)
+    }
+
+    /// Test hook: make the child hang in a case and return what the time
+    /// bound made of it.
+    #[doc(hidden)]
+    pub fn stall_child_for_test(&mut self) -> Result<Outcome, LiveError> {
+        let layout = self.layout().clone();
+        let res = resolve(&LiveCase::default(), &layout).map_err(LiveError::Skipped)?;
+        self.inner.stall(&res)
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
+impl LiveHarness {
+    /// Start the harness, or say why the host is unsupported.
+    pub fn new() -> Result<LiveHarness, String> {
+        Err(format!(
+            "unsupported: the live harness needs x86_64 Linux with glibc (this is {} {})",
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        ))
+    }
+
+    pub fn layout(&self) -> &Layout {
+        match self.inner {}
+    }
+
+    pub fn forks(&self) -> u64 {
+        match self.inner {}
+    }
+
+    fn peek(&mut self, _addr: u64, _buf: &mut [u8]) -> bool {
+        match self.inner {}
+    }
+
+    fn run_resolved(&mut self, _res: &Resolved) -> Result<Outcome, LiveError> {
+        match self.inner {}
+    }
+
+    #[doc(hidden)]
+    pub fn stall_child_for_test(&mut self) -> Result<Outcome, LiveError> {
+        match self.inner {}
+    }
+}
+
+impl LiveHarness {
+    /// Resolve a case and build the model's copy of the child's memory
+    /// (reading the pages outside the arena from the child). Refuses a case
+    /// that could make the child execute at an address the case chose.
+    pub fn prepare(&mut self, case: &LiveCase) -> Result<Prepared, LiveError> {
+        let layout = self.layout().clone();
+        let resolved = resolve(case, &layout).map_err(LiveError::Skipped)?;
+        let mem = model::model_memory(&layout, &resolved, &mut |a, b| self.peek(a, b));
+        if let Some(ip) = model::unsafe_abort_target(&layout, &resolved, &mem) {
+            return Err(LiveError::Skipped(format!(
+                "nanosleep would return to {ip:#x}, outside the pads and the arena"
+            )));
+        }
+        Ok(Prepared { resolved, mem })
+    }
+
+    /// Run a prepared case live, repeating noisy runs.
+    pub fn run_prepared(&mut self, p: &Prepared) -> Result<Outcome, LiveError> {
+        let mut last = LiveError::Noise("not run".into());
+        for _ in 0..=NOISE_RETRIES {
+            match self.run_resolved(&p.resolved) {
+                Err(LiveError::Noise(s)) => last = LiveError::Noise(s),
+                other => return other,
+            }
+        }
+        Err(last)
+    }
+
+    /// Prepare and run a case live.
+    pub fn run_case(&mut self, case: &LiveCase) -> Result<Outcome, LiveError> {
+        let p = self.prepare(case)?;
+        self.run_prepared(&p)
+    }
+}
+
+/// The host kernel's release string (uname -r).
+pub fn host_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The model that describes a kernel release: the legacy model up to 6.18,
+/// then the matching later one.
+pub fn model_name_for_release(release: &str) -> Option<&'static str> {
+    let mut it = release.split(['.', '-', '+']);
+    let major: u32 = it.next()?.parse().ok()?;
+    let minor: u32 = it.next()?.parse().ok()?;
+    Some(match (major, minor) {
+        (0..=5, _) | (6, 0..=18) => "v6.18",
+        (6, _) => "v6.19",
+        (7, 0) => "v7.0",
+        _ => "v7.1",
+    })
+}
+
+/// Whether the host kernel was built with CONFIG_DEBUG_RSEQ (legacy), as
+/// far as its configuration can be read; false when it cannot. Read once.
+pub fn host_debug_rseq() -> bool {
+    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEBUG.get_or_init(|| {
+        let release = host_release();
+        let text = std::fs::read_to_string(format!("/boot/config-{release}")).or_else(|_| {
+            std::process::Command::new("gzip")
+                .args(["-dc", "/proc/config.gz"])
+                .stderr(std::process::Stdio::null())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        });
+        text.is_ok_and(|t| t.lines().any(|l| l.trim() == "CONFIG_DEBUG_RSEQ=y"))
+    })
+}
+
+/// The model a live comparison uses on this host.
+pub struct ModelChoice {
+    /// The registry name, e.g. "v6.18".
+    pub name: String,
+    pub entry: Option<&'static VersionEntry>,
+    pub cfg: Config,
+}
+
+impl ModelChoice {
+    /// The model of the host's version, configured like the host.
+    pub fn host(layout: &Layout) -> ModelChoice {
+        let name = model_name_for_release(&host_release()).unwrap_or("v6.18");
+        let arch = if layout.task_size == Arch::X86_64La57.task_size() {
+            Arch::X86_64La57
+        } else {
+            Arch::X86_64
+        };
+        let debug = host_debug_rseq();
+        let entry = versions::find(name);
+        let cfg = entry
+            .and_then(|e| {
+                (e.configs)()
+                    .into_iter()
+                    .find(|c| c.arch == arch && c.debug == debug)
+            })
+            .unwrap_or_else(|| Config::native(arch, debug));
+        ModelChoice {
+            name: name.to_string(),
+            entry,
+            cfg,
+        }
+    }
+
+    /// Why there is no model, if there is none.
+    pub fn missing(&self) -> Option<String> {
+        self.entry
+            .is_none()
+            .then(|| format!("model {} not registered", self.name))
+    }
+}
+
+/// Builds a model machine (a registry entry, or a test's own version).
+pub type ModelBuilder<'a> = &'a dyn Fn(Config, Setup) -> Box<dyn Model>;
+
+/// How a case compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Agree,
+    Disagree,
+    /// Live ran; there is no model to compare with.
+    NoModel,
+    Skipped,
+    /// The live harness or the model failed.
+    Error,
+}
+
+/// One case's comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseReport {
+    pub name: String,
+    pub live: Result<Outcome, String>,
+    pub model: Result<Outcome, String>,
+    pub verdict: Verdict,
+    /// Live re-runs after a first disagreement.
+    pub reruns: u32,
+    #[serde(skip)]
+    pub live_time: Duration,
+    #[serde(skip)]
+    pub model_time: Duration,
+}
+
+/// Run one case live and through the model; re-run a disagreement before
+/// believing it.
+pub fn check_case(
+    h: &mut LiveHarness,
+    case: &LiveCase,
+    model: Result<(ModelBuilder<'_>, Config), String>,
+) -> CaseReport {
+    let mut report = CaseReport {
+        name: case.name.clone(),
+        live: Err(String::new()),
+        model: Err(String::new()),
+        verdict: Verdict::Error,
+        reruns: 0,
+        live_time: Duration::ZERO,
+        model_time: Duration::ZERO,
+    };
+    let p = match h.prepare(case) {
+        Ok(p) => p,
+        Err(e) => {
+            report.verdict = match e {
+                LiveError::Skipped(_) => Verdict::Skipped,
+                _ => Verdict::Error,
+            };
+            report.live = Err(e.to_string());
+            report.model = Err("not run".into());
+            return report;
+        }
+    };
+    let layout = h.layout().clone();
+    report.model = match model {
+        Ok((build, cfg)) => {
+            let t = Instant::now();
+            let r = model::model_outcome(build, cfg, &layout, &p.resolved, p.mem.clone());
+            report.model_time = t.elapsed();
+            r
+        }
+        Err(why) => Err(why),
+    };
+    let t = Instant::now();
+    let mut live = h.run_prepared(&p);
+    report.live_time = t.elapsed();
+    if let (Ok(m), Ok(l)) = (&report.model, &live) {
+        if m != l {
+            for _ in 0..MISMATCH_RERUNS {
+                report.reruns += 1;
+                let again = h.run_prepared(&p);
+                if again.as_ref() == Ok(m) {
+                    live = again;
+                    break;
+                }
+            }
+        }
+    }
+    report.verdict = match (&live, &report.model) {
+        (Err(LiveError::Skipped(_)), _) => Verdict::Skipped,
+        (Err(_), _) => Verdict::Error,
+        (Ok(l), Ok(m)) if l == m => Verdict::Agree,
+        (Ok(_), Ok(_)) => Verdict::Disagree,
+        (Ok(_), Err(why)) if why.contains("not registered") => Verdict::NoModel,
+        (Ok(_), Err(_)) => Verdict::Error,
+    };
+    report.live = live.map_err(|e| e.to_string());
+    report
+}
+
+/// The model of a [`ModelChoice`] as the argument [`check_case`] takes.
+fn with_model<R>(
+    choice: &ModelChoice,
+    f: impl FnOnce(Result<(ModelBuilder<'_>, Config), String>) -> R,
+) -> R {
+    match choice.entry {
+        Some(entry) => {
+            let build = move |cfg: Config, setup: Setup| entry.machine(cfg, setup);
+            f(Ok((&build, choice.cfg)))
+        }
+        None => f(Err(choice.missing().unwrap_or_default())),
+    }
+}
+
+/// Totals of a run of cases.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub cases: usize,
+    pub agree: usize,
+    pub disagree: usize,
+    pub no_model: usize,
+    pub skipped: usize,
+    pub errors: usize,
+    /// Live runs that disagreed first and agreed on a re-run.
+    pub noise: usize,
+    pub live_fatal: usize,
+    pub live_non_fatal: usize,
+    pub live_seconds: f64,
+    pub model_seconds: f64,
+    pub live_fatal_per_s: f64,
+    pub live_non_fatal_per_s: f64,
+    pub model_per_s: f64,
+    pub forks: u64,
+}
+
+fn per_s(n: usize, t: Duration) -> f64 {
+    if t.is_zero() {
+        0.0
+    } else {
+        n as f64 / t.as_secs_f64()
+    }
+}
+
+/// `rseq-fuzz live [--cases FILE] [--count N]`: run the built-in suite (or
+/// the cases of a JSON file) live and through the model of the host's
+/// version. Exit 0 when everything agrees (or there is nothing to compare
+/// with), 1 on a disagreement that survives re-runs or a harness error, 2 on
+/// bad input.
+pub fn cli_live(cases_file: Option<&Path>, count: Option<usize>, json: bool) -> i32 {
+    let (cases, expects): (Vec<LiveCase>, Vec<Option<suite::Expect>>) = match cases_file {
+        Some(path) => match load_cases(path) {
+            Ok(c) => {
+                let n = c.len();
+                (c, vec![None; n])
+            }
+            Err(e) => {
+                eprintln!("rseq-fuzz live: {e}");
+                return 2;
+            }
+        },
+        None => suite::suite()
+            .into_iter()
+            .map(|s| (s.case, Some(s.expect)))
+            .unzip(),
+    };
+    let mut h = match LiveHarness::new() {
+        Ok(h) => h,
+        Err(e) => {
+            println!("{e}");
+            return 0;
+        }
+    };
+    let layout = h.layout().clone();
+    let choice = ModelChoice::host(&layout);
+    let total = if cases.is_empty() {
+        0
+    } else {
+        count.unwrap_or(cases.len())
+    };
+    if !json {
+        println!(
+            "host {} ({}), model {} [{}]{}",
+            host_release(),
+            if layout.task_size == Arch::X86_64La57.task_size() {
+                "la57"
+            } else {
+                "4-level paging"
+            },
+            choice.name,
+            choice.cfg,
+            choice
+                .missing()
+                .map(|m| format!(": {m}, live outcomes only"))
+                .unwrap_or_default()
+        );
+    }
+    let mut sum = Summary::default();
+    let mut live_fatal_t = Duration::ZERO;
+    let mut live_nf_t = Duration::ZERO;
+    let mut model_t = Duration::ZERO;
+    let mut model_n = 0usize;
+    let mut reports = Vec::new();
+    for i in 0..total {
+        let case = &cases[i % cases.len()];
+        let r = with_model(&choice, |m| check_case(&mut h, case, m));
+        sum.cases += 1;
+        match r.verdict {
+            Verdict::Agree => sum.agree += 1,
+            Verdict::Disagree => sum.disagree += 1,
+            Verdict::NoModel => sum.no_model += 1,
+            Verdict::Skipped => sum.skipped += 1,
+            Verdict::Error => sum.errors += 1,
+        }
+        if r.reruns > 0 && r.verdict == Verdict::Agree {
+            sum.noise += 1;
+        }
+        match r.live {
+            Ok(Outcome::Killed { fatal: true }) => {
+                sum.live_fatal += 1;
+                live_fatal_t += r.live_time;
+            }
+            Ok(_) => {
+                sum.live_non_fatal += 1;
+                live_nf_t += r.live_time;
+            }
+            Err(_) => {}
+        }
+        if r.model.is_ok() {
+            model_n += 1;
+            model_t += r.model_time;
+        }
+        let first_pass = i < cases.len();
+        let expect = expects[i % cases.len()];
+        let spec =
+            expect.and_then(|e| resolve(case, &layout).ok().map(|res| e.outcome(case, &res)));
+        if json {
+            if first_pass || r.verdict == Verdict::Disagree {
+                reports.push(serde_json::json!({
+                    "case": case,
+                    "report": r,
+                    "spec": spec,
+                }));
+            }
+        } else if first_pass || r.verdict == Verdict::Disagree {
+            print_report(&layout, &r, spec);
+        }
+    }
+    sum.live_seconds = (live_fatal_t + live_nf_t).as_secs_f64();
+    sum.model_seconds = model_t.as_secs_f64();
+    sum.live_fatal_per_s = per_s(sum.live_fatal, live_fatal_t);
+    sum.live_non_fatal_per_s = per_s(sum.live_non_fatal, live_nf_t);
+    sum.model_per_s = per_s(model_n, model_t);
+    sum.forks = h.forks();
+    if json {
+        let doc = serde_json::json!({
+            "host": host_release(),
+            "model": choice.name,
+            "config": choice.cfg.name(),
+            "model_missing": choice.missing(),
+            "cases": reports,
+            "summary": sum,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        println!(
+            "{} cases: {} agree, {} disagree, {} live only ({}), {} skipped, {} errors; {} re-run agreements (noise)",
+            sum.cases,
+            sum.agree,
+            sum.disagree,
+            sum.no_model,
+            choice.missing().unwrap_or_else(|| "model present".into()),
+            sum.skipped,
+            sum.errors,
+            sum.noise
+        );
+        println!(
+            "live: {} non-fatal at {:.0}/s, {} fatal at {:.0}/s ({} forks); model: {:.0}/s",
+            sum.live_non_fatal,
+            sum.live_non_fatal_per_s,
+            sum.live_fatal,
+            sum.live_fatal_per_s,
+            sum.forks,
+            sum.model_per_s
+        );
+    }
+    if sum.disagree > 0 || sum.errors > 0 {
+        1
+    } else {
+        0
+    }
+}
+
+fn print_report(l: &Layout, r: &CaseReport, spec: Option<Outcome>) {
+    let show = |o: &Result<Outcome, String>| match o {
+        Ok(o) => o.describe(l),
+        Err(e) => e.clone(),
+    };
+    let tag = match r.verdict {
+        Verdict::Agree => "agree",
+        Verdict::Disagree => "DISAGREE",
+        Verdict::NoModel => "live",
+        Verdict::Skipped => "skip",
+        Verdict::Error => "ERROR",
+    };
+    let spec_note = match (spec, &r.live) {
+        (Some(s), Ok(live)) if s != *live => format!("  spec={} (differs)", s.describe(l)),
+        _ => String::new(),
+    };
+    let model = match (&r.verdict, &r.model) {
+        (Verdict::NoModel, _) => String::new(),
+        (_, m) => format!("  model={}", show(m)),
+    };
+    let reruns = if r.reruns > 0 {
+        format!("  ({} re-runs)", r.reruns)
+    } else {
+        String::new()
+    };
+    println!(
+        "{tag:<9}{:<44} live={}{model}{spec_note}{reruns}",
+        r.name,
+        show(&r.live)
+    );
+}
+
+/// Read a JSON list of cases.
+pub fn load_cases(path: &Path) -> Result<Vec<LiveCase>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a JSON list of live cases: {e}", path.display()))
+}
+
+thread_local! {
+    static TARGET_HARNESS: std::cell::RefCell<Option<Result<LiveHarness, String>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The `live_kernel` fuzz target: decode a case, run it live and through the
+/// model of the host's version, and panic on a disagreement that survives
+/// re-runs. Does nothing on an unsupported host or without the model.
+pub fn live_kernel_target(data: &[u8]) {
+    let mut u = arbitrary::Unstructured::new(data);
+    let Ok(case) = <LiveCase as arbitrary::Arbitrary>::arbitrary(&mut u) else {
+        return;
+    };
+    TARGET_HARNESS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let h = slot.get_or_insert_with(LiveHarness::new);
+        let Ok(h) = h else { return };
+        let choice = ModelChoice::host(h.layout());
+        if choice.entry.is_none() {
+            return;
+        }
+        let r = with_model(&choice, |m| check_case(h, &case, m));
+        if r.verdict == Verdict::Disagree {
+            let l = h.layout();
+            let show = |o: &Result<Outcome, String>| match o {
+                Ok(o) => o.describe(l),
+                Err(e) => e.clone(),
+            };
+            panic!(
+                "oracle live-conformance failed: live {} but model {} {} [{}] after {} re-runs; case {}",
+                show(&r.live),
+                choice.name,
+                show(&r.model),
+                choice.cfg,
+                r.reruns,
+                serde_json::to_string(&case).unwrap_or_default()
+            );
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_map_to_models() {
+        assert_eq!(model_name_for_release("6.18.44-fc-v769"), Some("v6.18"));
+        assert_eq!(model_name_for_release("6.1.0-18-amd64"), Some("v6.18"));
+        assert_eq!(model_name_for_release("6.19.2"), Some("v6.19"));
+        assert_eq!(model_name_for_release("7.0.0-rc3"), Some("v7.0"));
+        assert_eq!(model_name_for_release("7.1"), Some("v7.1"));
+        assert_eq!(model_name_for_release("garbage"), None);
+    }
+}
