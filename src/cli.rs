@@ -495,7 +495,14 @@ fn cmd_explain(
         println!("\n== {} ==", run.name());
         for e in &run.trace.events {
             match e {
-                TraceEvent::Step { index, what } => println!("  [{index}] {what}"),
+                TraceEvent::Step { index } => println!(
+                    "  [{index}] {}",
+                    lowered
+                        .events
+                        .get(*index)
+                        .map(crate::kernel::event_label)
+                        .unwrap_or_default()
+                ),
                 TraceEvent::Decision { point } => {
                     println!("      decide {point}   ({})", function_of(point))
                 }

@@ -661,6 +661,8 @@ pub trait Model {
     fn rseq_state_debug(&self) -> String;
     /// The current task's registration.
     fn registration(&self) -> Option<Registration>;
+    /// Give up the machine for its observations and trace (no copies).
+    fn into_parts(self: Box<Self>) -> (Vec<Observation>, Trace);
 }
 
 /// Tasks, address spaces and CPUs around one version's rseq code.
@@ -1056,10 +1058,7 @@ impl<V: KernelVersion> Model for Machine<V> {
         if self.cur().fate != Fate::Running {
             return;
         }
-        self.trace.push(TraceEvent::Step {
-            index,
-            what: event_label(event),
-        });
+        self.trace.push(TraceEvent::Step { index });
         let cur = self.current;
         match event {
             Event::Syscall(sc) => self.syscall(index, sc),
@@ -1112,6 +1111,10 @@ impl<V: KernelVersion> Model for Machine<V> {
 
     fn registration(&self) -> Option<Registration> {
         V::registration(self.version_state())
+    }
+
+    fn into_parts(self: Box<Self>) -> (Vec<Observation>, Trace) {
+        (self.observations, self.trace)
     }
 }
 

@@ -205,25 +205,44 @@ impl UserMem {
         }
     }
 
-    fn byte(&self, addr: u64) -> u8 {
-        let w = addr & !7;
-        match self.words.binary_search_by_key(&w, |&(a, _)| a) {
-            Ok(i) => self.words[i].1[(addr & 7) as usize],
-            Err(_) => 0,
+    /// Copy `out.len()` bytes from `addr` (which must not wrap), one word
+    /// lookup per 8 bytes: the hot path of every model access.
+    fn copy_out(&self, addr: u64, out: &mut [u8]) {
+        let mut i = 0;
+        while i < out.len() {
+            let a = addr + i as u64;
+            let w = a & !7;
+            let off = (a & 7) as usize;
+            let n = (8 - off).min(out.len() - i);
+            match self.words.binary_search_by_key(&w, |&(x, _)| x) {
+                Ok(k) => out[i..i + n].copy_from_slice(&self.words[k].1[off..off + n]),
+                Err(_) => out[i..i + n].fill(0),
+            }
+            i += n;
         }
     }
 
-    fn set_byte(&mut self, addr: u64, value: u8) {
-        let w = addr & !7;
-        match self.words.binary_search_by_key(&w, |&(a, _)| a) {
-            Ok(i) => self.words[i].1[(addr & 7) as usize] = value,
-            Err(i) => {
-                if value != 0 {
-                    let mut word = [0u8; 8];
-                    word[(addr & 7) as usize] = value;
-                    self.words.insert(i, (w, word));
+    /// Store `bytes` at `addr` (which must not wrap), one word lookup per
+    /// 8 bytes; all-zero stores into absent words allocate nothing.
+    fn copy_in(&mut self, addr: u64, bytes: &[u8]) {
+        let mut i = 0;
+        while i < bytes.len() {
+            let a = addr + i as u64;
+            let w = a & !7;
+            let off = (a & 7) as usize;
+            let n = (8 - off).min(bytes.len() - i);
+            let part = &bytes[i..i + n];
+            match self.words.binary_search_by_key(&w, |&(x, _)| x) {
+                Ok(k) => self.words[k].1[off..off + n].copy_from_slice(part),
+                Err(k) => {
+                    if part.iter().any(|&b| b != 0) {
+                        let mut word = [0u8; 8];
+                        word[off..off + n].copy_from_slice(part);
+                        self.words.insert(k, (w, word));
+                    }
                 }
             }
+            i += n;
         }
     }
 
@@ -274,9 +293,7 @@ impl UserMem {
     ) -> Result<[u8; N], AccessError> {
         self.check(addr, N as u64, AccessKind::Read, mode)?;
         let mut out = [0u8; N];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = self.byte(addr + i as u64);
-        }
+        self.copy_out(addr, &mut out);
         Ok(out)
     }
 
@@ -284,9 +301,7 @@ impl UserMem {
     /// instruction is on every modelled architecture.
     pub fn write(&mut self, addr: u64, bytes: &[u8], mode: FaultMode) -> Result<(), AccessError> {
         self.check(addr, bytes.len() as u64, AccessKind::Write, mode)?;
-        for (i, &b) in bytes.iter().enumerate() {
-            self.set_byte(addr + i as u64, b);
-        }
+        self.copy_in(addr, bytes);
         Ok(())
     }
 
@@ -300,29 +315,43 @@ impl UserMem {
     /// What a debugger would see: the bytes whatever the page state, or None
     /// where a byte's page is unmapped or at/above TASK_SIZE.
     pub fn peek(&self, addr: u64, len: u64) -> Option<Vec<u8>> {
-        let end = addr.checked_add(len)?;
-        if end > self.task_size {
+        if !self.peekable(addr, len) {
             return None;
         }
-        let mut out = Vec::with_capacity(len as usize);
-        for a in addr..end {
-            if self.state(a) == PageState::Unmapped {
-                return None;
-            }
-            out.push(self.byte(a));
-        }
+        let mut out = vec![0u8; len as usize];
+        self.copy_out(addr, &mut out);
         Some(out)
+    }
+
+    /// [`UserMem::peek`] of a fixed size, without allocating.
+    pub fn peek_n<const N: usize>(&self, addr: u64) -> Option<[u8; N]> {
+        if !self.peekable(addr, N as u64) {
+            return None;
+        }
+        let mut out = [0u8; N];
+        self.copy_out(addr, &mut out);
+        Some(out)
+    }
+
+    fn peekable(&self, addr: u64, len: u64) -> bool {
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
+        if end > self.task_size {
+            return false;
+        }
+        if len == 0 {
+            return true;
+        }
+        Self::touched_pages(addr, len).all(|p| self.state(p * PAGE_SIZE) != PageState::Unmapped)
     }
 
     /// Write bytes regardless of page state (scenario set-up, ptrace POKE).
     /// Bytes at or above TASK_SIZE are dropped.
     pub fn poke(&mut self, addr: u64, bytes: &[u8]) {
-        for (i, &b) in bytes.iter().enumerate() {
-            if let Some(a) = addr.checked_add(i as u64) {
-                if a < self.task_size {
-                    self.set_byte(a, b);
-                }
-            }
+        let room = self.task_size.saturating_sub(addr).min(bytes.len() as u64) as usize;
+        if addr < self.task_size {
+            self.copy_in(addr, &bytes[..room]);
         }
     }
 

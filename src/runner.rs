@@ -81,13 +81,14 @@ pub fn run(entry: &VersionEntry, cfg: Config, lowered: &Lowered, faultless: bool
     note_entry(&mut win, &mut abi, model.as_ref(), None);
     model.finish(end);
     close_windows(&mut windows, &mut win, &abi, model.as_ref(), seen);
+    let (observations, trace) = model.into_parts();
     Run {
         version: entry.name,
         config: cfg,
         faultless,
-        observations: model.observations().to_vec(),
+        observations,
         windows,
-        trace: model.trace().clone(),
+        trace,
         violations: abi.violations,
         task_size: cfg.task_size(),
     }

@@ -17,6 +17,7 @@ use crate::abi::{self, Arch};
 use crate::kernel::{Event, Setup, Syscall};
 use crate::mem::{PageState, UserMem, PAGE_SIZE};
 use crate::testkit;
+
 use crate::versions::{VersionEntry, VERSIONS};
 use serde::{Deserialize, Serialize};
 
@@ -142,15 +143,37 @@ impl Default for Layout {
     }
 }
 
-/// Which runs a scenario asks for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(untagged)]
-pub enum RunSelect {
+/// A named set of runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RunSet {
     /// Every version and configuration of the scenario's architecture.
     #[default]
     All,
-    /// `version/config` names, e.g. `v6.19/x86_64+ge+gie+tifb`.
+    /// Every version under the architecture's native entry configuration,
+    /// debug off and on, with the slice extension (where built) on: the
+    /// cheap set the cs_analysis target uses.
+    Native,
+}
+
+/// Which runs a scenario asks for: `"all"`, `"native"`, or a list of
+/// `version/config` names such as `"v6.19/x86_64+ge+gie+tifb"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RunSelect {
+    Set(RunSet),
     Only(Vec<String>),
+}
+
+impl RunSelect {
+    pub const ALL: RunSelect = RunSelect::Set(RunSet::All);
+    pub const NATIVE: RunSelect = RunSelect::Set(RunSet::Native);
+}
+
+impl Default for RunSelect {
+    fn default() -> Self {
+        RunSelect::ALL
+    }
 }
 
 /// A page whose state differs from the default.
@@ -342,7 +365,7 @@ impl Default for Scenario {
     fn default() -> Self {
         Scenario {
             arch: Arch::X86_64,
-            run: RunSelect::All,
+            run: RunSelect::ALL,
             layout: Layout::default(),
             pages: Vec::new(),
             init: Vec::new(),
@@ -601,16 +624,28 @@ impl Scenario {
     pub fn runs(&self) -> Result<Vec<(&'static VersionEntry, crate::config::Config)>, String> {
         let all = runs_for_arch(self.arch);
         match &self.run {
-            RunSelect::All => Ok(all),
+            RunSelect::Set(RunSet::All) => Ok(all),
+            RunSelect::Set(RunSet::Native) => Ok(all
+                .into_iter()
+                .filter(|(_, c)| {
+                    let native = crate::config::Config::native(c.arch, c.debug);
+                    c.generic_entry == native.generic_entry
+                        && c.generic_irq_entry == native.generic_irq_entry
+                        && c.generic_tif_bits == native.generic_tif_bits
+                        && (!c.slice_extension || c.slice_key)
+                })
+                .collect()),
             RunSelect::Only(names) => {
+                let all_names: Vec<String> = all.iter().map(|(v, c)| run_name(v, c)).collect();
                 let mut out = Vec::new();
                 for n in names {
-                    let found =
-                        all.iter()
-                            .find(|(v, c)| run_name(v, c) == *n)
-                            .ok_or_else(|| {
-                                format!("unknown run '{n}' for architecture {}", self.arch.name())
-                            })?;
+                    let found = all_names
+                        .iter()
+                        .position(|x| x == n)
+                        .map(|i| &all[i])
+                        .ok_or_else(|| {
+                            format!("unknown run '{n}' for architecture {}", self.arch.name())
+                        })?;
                     out.push(*found);
                 }
                 Ok(out)
@@ -1171,11 +1206,16 @@ impl Scenario {
     pub fn decode(data: &[u8]) -> Scenario {
         let mut r = Reader::new(data);
         let arch = ARCH_TABLE[r.u8() as usize % ARCH_TABLE.len()];
+        // Mostly every run (what the differential oracle wants); sometimes
+        // the native set; sometimes one to three named runs.
         let run = {
-            let n = r.u8() % 4;
-            if n == 0 {
-                RunSelect::All
+            let t = r.u8();
+            if t < 0xc0 {
+                RunSelect::ALL
+            } else if t < 0xe0 {
+                RunSelect::NATIVE
             } else {
+                let n = 1 + (t - 0xe0) % 3;
                 let all = runs_for_arch(arch);
                 let names = (0..n)
                     .map(|_| {
@@ -1190,7 +1230,7 @@ impl Scenario {
                     .filter(|n| !n.is_empty())
                     .collect::<Vec<_>>();
                 if names.is_empty() {
-                    RunSelect::All
+                    RunSelect::ALL
                 } else {
                     RunSelect::Only(names)
                 }
@@ -1256,7 +1296,8 @@ impl Scenario {
         let mut w = Writer::default();
         w.u8(ARCH_TABLE.iter().position(|&a| a == self.arch).unwrap_or(0) as u8);
         match &self.run {
-            RunSelect::All => w.u8(0),
+            RunSelect::Set(RunSet::All) => w.u8(0),
+            RunSelect::Set(RunSet::Native) => w.u8(0xc0),
             RunSelect::Only(names) => {
                 let all = runs_for_arch(self.arch);
                 let idx: Vec<u8> = names
@@ -1265,9 +1306,13 @@ impl Scenario {
                     .take(3)
                     .map(|i| i as u8)
                     .collect();
-                w.u8(idx.len() as u8);
-                for i in idx {
-                    w.u8(i);
+                if idx.is_empty() {
+                    w.u8(0);
+                } else {
+                    w.u8(0xe0 + idx.len() as u8 - 1);
+                    for i in idx {
+                        w.u8(i);
+                    }
                 }
             }
         }

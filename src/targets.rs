@@ -222,7 +222,7 @@ pub fn decode_cs_analysis(data: &[u8]) -> Scenario {
     steps.extend_from_slice(entry);
     Scenario {
         arch,
-        run: RunSelect::Only(cs_runs(arch)),
+        run: RunSelect::NATIVE,
         pages,
         init: vec![
             Init::Desc {
@@ -257,22 +257,6 @@ pub fn decode_cs_analysis(data: &[u8]) -> Scenario {
         ..Scenario::default()
     }
     .with_desc_anchor(desc)
-}
-
-/// Every version under its native configuration, debug off and on (the
-/// slice-extension variants are left to the multi-step targets).
-fn cs_runs(arch: abi::Arch) -> Vec<String> {
-    runs_for_arch(arch)
-        .into_iter()
-        .filter(|(_, c)| !c.slice_extension || c.slice_key)
-        .filter(|(_, c)| {
-            let native = crate::config::Config::native(c.arch, c.debug);
-            c.generic_entry == native.generic_entry
-                && c.generic_irq_entry == native.generic_irq_entry
-                && c.generic_tif_bits == native.generic_tif_bits
-        })
-        .map(|(v, c)| run_name(v, &c))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------

@@ -52,8 +52,9 @@ pub fn function_of(point: &str) -> &str {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TraceEvent {
-    /// A driver event or user action began (its index in the event sequence).
-    Step { index: usize, what: String },
+    /// A driver event or user action began (its index in the event
+    /// sequence; `explain` renders the event itself).
+    Step { index: usize },
     /// A user-memory access by the kernel, in the order the kernel makes it.
     Access {
         function: &'static str,
@@ -101,7 +102,7 @@ pub struct Trace {
 impl Trace {
     pub fn new(coverage_base: usize) -> Self {
         Trace {
-            events: Vec::with_capacity(64),
+            events: Vec::with_capacity(256),
             coverage_base,
         }
     }

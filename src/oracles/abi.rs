@@ -132,7 +132,7 @@ impl AbiChecker {
         if !Self::readable(model, d, rseq_cs::SIZE) {
             return Some(("descriptor-unmapped", format!("descriptor at {d:#x}")));
         }
-        let b = model.current_mem().peek(d, rseq_cs::SIZE)?;
+        let b = model.current_mem().peek_n::<32>(d)?;
         let (version, flags) = (u32_at(&b, 0), u32_at(&b, 4));
         let (start, off, abort) = (u64_at(&b, 8), u64_at(&b, 16), u64_at(&b, 24));
         if version != 0 {
@@ -157,8 +157,8 @@ impl AbiChecker {
         let sig_ok = Self::readable(model, abort - 4, 4)
             && model
                 .current_mem()
-                .peek(abort - 4, 4)
-                .map(|s| u32_at(&s, 0))
+                .peek_n::<4>(abort - 4)
+                .map(u32::from_le_bytes)
                 == Some(reg.sig);
         if !sig_ok {
             return Some((
@@ -177,15 +177,15 @@ impl AbiChecker {
         let reg = model.registration()?;
         let in_memory = model
             .current_mem()
-            .peek(reg.addr + rseq::RSEQ_CS, 8)
-            .map(|b| u64_at(&b, 0));
+            .peek_n::<8>(reg.addr + rseq::RSEQ_CS)
+            .map(u64::from_le_bytes);
         if self.user_rseq_cs == 0
             || in_memory != Some(self.user_rseq_cs)
             || self.descriptor_problem(model, &reg).is_some()
         {
             return None;
         }
-        let b = model.current_mem().peek(self.user_rseq_cs, rseq_cs::SIZE)?;
+        let b = model.current_mem().peek_n::<32>(self.user_rseq_cs)?;
         let (start, len, abort) = (u64_at(&b, 8), u64_at(&b, 16), u64_at(&b, 24));
         in_cs(ip, start, len, self.word_bits).then_some(CsAtEntry {
             desc: self.user_rseq_cs,
@@ -205,11 +205,11 @@ impl AbiChecker {
             if let Some(r) = reg {
                 let now = model
                     .current_mem()
-                    .peek(r.addr + rseq::RSEQ_CS, 8)
-                    .map(|b| u64_at(&b, 0));
+                    .peek_n::<8>(r.addr + rseq::RSEQ_CS)
+                    .map(u64::from_le_bytes);
                 let abort = model
                     .current_mem()
-                    .peek(self.user_rseq_cs, rseq_cs::SIZE)
+                    .peek_n::<32>(self.user_rseq_cs)
                     .map(|b| u64_at(&b, 24));
                 if now == Some(0) && abort == Some(task.ip) {
                     self.user_rseq_cs = 0;
@@ -237,8 +237,8 @@ impl AbiChecker {
                 }
                 let flags = model
                     .current_mem()
-                    .peek(r.addr + rseq::FLAGS, 4)
-                    .map(|b| u32_at(&b, 0));
+                    .peek_n::<4>(r.addr + rseq::FLAGS)
+                    .map(u32::from_le_bytes);
                 // Bits 4 and 5 are the kernel's own (v7.0 slice extension).
                 let kernel_bits =
                     abi::RSEQ_CS_FLAG_SLICE_EXT_AVAILABLE | abi::RSEQ_CS_FLAG_SLICE_EXT_ENABLED;
