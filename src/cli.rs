@@ -122,6 +122,18 @@ pub enum CorpusAction {
         #[arg(long)]
         json: bool,
     },
+    /// Minimize a finding in kernel terms (whole steps, page overrides and
+    /// memory items), keeping the same oracle failure on the same runs.
+    Tmin {
+        file: PathBuf,
+        /// Write the minimized JSON scenario here instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        strict: bool,
+    },
     /// Merge engine output directories (libFuzzer corpus, AFL++ queue,
     /// honggfuzz workspace) into a corpus directory without duplicates.
     Merge {
@@ -187,6 +199,12 @@ pub fn run(cli: Cli) -> i32 {
                 json,
             } => corpus::cmd_minimize(&dir, out.as_deref(), target.as_deref(), json),
             CorpusAction::Merge { into, dirs } => corpus::cmd_merge(&into, &dirs),
+            CorpusAction::Tmin {
+                file,
+                out,
+                target,
+                strict,
+            } => corpus::cmd_tmin(&file, out.as_deref(), target.as_deref(), strict),
         },
         Command::Live { cases, count, json } => {
             Ok(crate::live::cli_live(cases.as_deref(), count, json))

@@ -306,3 +306,101 @@ pub fn cmd_merge(into: &Path, dirs: &[PathBuf]) -> Result<i32, String> {
 pub fn dir_target(dir: &Path) -> Option<&'static Target> {
     target_for(&dir.join("x"), None).ok()
 }
+
+/// Whether `f` is the same failure as `want`: the same oracle on the same runs.
+fn same_failure(f: &crate::oracles::Finding, want: &crate::oracles::Finding) -> bool {
+    f.oracle == want.oracle && f.runs == want.runs
+}
+
+/// Shrink a scenario while it still fails with the same oracle on the same
+/// runs: drop steps, page overrides and initial-memory items one at a time,
+/// to a fixed point. Deterministic; at most a few hundred checks.
+pub fn minimize_finding(
+    s: &crate::scenario::Scenario,
+    opts: &crate::oracles::Options,
+) -> Result<Option<(crate::scenario::Scenario, crate::oracles::Finding)>, String> {
+    let report = crate::oracles::check(s, opts)?;
+    let Some(want) = report.findings.first().cloned() else {
+        return Ok(None);
+    };
+    let fails = |c: &crate::scenario::Scenario| {
+        crate::oracles::check(c, opts)
+            .map(|r| r.findings.iter().any(|f| same_failure(f, &want)))
+            .unwrap_or(false)
+    };
+    let mut best = s.clone();
+    loop {
+        let before = (best.steps.len(), best.pages.len(), best.init.len());
+        for i in (0..best.steps.len()).rev() {
+            let mut c = best.clone();
+            c.steps.remove(i);
+            if fails(&c) {
+                best = c;
+            }
+        }
+        for i in (0..best.pages.len()).rev() {
+            let mut c = best.clone();
+            c.pages.remove(i);
+            if fails(&c) {
+                best = c;
+            }
+        }
+        for i in (0..best.init.len()).rev() {
+            let mut c = best.clone();
+            c.init.remove(i);
+            if fails(&c) {
+                best = c;
+            }
+        }
+        if (best.steps.len(), best.pages.len(), best.init.len()) == before {
+            break;
+        }
+    }
+    let finding = crate::oracles::check(&best, opts)?
+        .findings
+        .into_iter()
+        .find(|f| same_failure(f, &want))
+        .unwrap_or(want);
+    Ok(Some((best, finding)))
+}
+
+/// `rseq-fuzz corpus tmin FILE [--out F]`: minimize a finding in kernel terms
+/// (whole steps), keeping the same oracle failure; writes the JSON scenario.
+pub fn cmd_tmin(
+    file: &Path,
+    out: Option<&Path>,
+    target: Option<&str>,
+    strict: bool,
+) -> Result<i32, String> {
+    let input = load_input(file, target)?;
+    let mut opts = (input.target.options)();
+    opts.strict |= strict;
+    match minimize_finding(&input.scenario, &opts)? {
+        None => {
+            println!(
+                "{}: every oracle holds; nothing to minimize",
+                file.display()
+            );
+            Ok(0)
+        }
+        Some((small, f)) => {
+            let json = small.to_json() + "\n";
+            match out {
+                Some(p) => std::fs::write(p, &json)
+                    .map_err(|e| format!("cannot write {}: {e}", p.display()))?,
+                None => print!("{json}"),
+            }
+            eprintln!(
+                "minimized {} -> {} steps, {} -> {} page overrides, {} -> {} init items; still: {}",
+                input.scenario.steps.len(),
+                small.steps.len(),
+                input.scenario.pages.len(),
+                small.pages.len(),
+                input.scenario.init.len(),
+                small.init.len(),
+                f.panic_message()
+            );
+            Ok(1)
+        }
+    }
+}

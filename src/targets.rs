@@ -60,17 +60,15 @@ pub fn find(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.name == name)
 }
 
-/// Strict mode is read once per process from the environment.
-fn strict() -> bool {
-    static STRICT: OnceLock<bool> = OnceLock::new();
-    *STRICT.get_or_init(|| Options::from_env().strict)
+/// Strict mode and the oracle filter are read once per process from the
+/// environment.
+fn env_options() -> Options {
+    static ENV: OnceLock<Options> = OnceLock::new();
+    *ENV.get_or_init(Options::from_env)
 }
 
 fn all_options() -> Options {
-    Options {
-        strict: strict(),
-        ..Options::default()
-    }
+    env_options()
 }
 
 fn single_run_options() -> Options {

@@ -469,3 +469,54 @@ fn the_abi_classifier_names_the_rules_a_program_breaks() {
     let report = oracles::check(&conforming_preempted_in_cs(), &Options::default()).expect("check");
     assert!(report.runs.iter().all(|r| r.violations.is_empty()));
 }
+
+#[test]
+fn minimizing_a_finding_keeps_the_same_oracle_failure() {
+    let s = seeds::scenarios()
+        .into_iter()
+        .find(|(n, _)| *n == "row02_version_inside")
+        .expect("seed")
+        .1;
+    let strict = Options {
+        strict: true,
+        ..Options::default()
+    };
+    let before = oracles::check(&s, &strict).expect("check").findings;
+    let (small, f) = rseq_fuzz::corpus::minimize_finding(&s, &strict)
+        .expect("minimize")
+        .expect("a finding");
+    assert!(
+        small.steps.len() < s.steps.len(),
+        "{} steps",
+        small.steps.len()
+    );
+    assert_eq!((f.oracle, &f.runs), (before[0].oracle, &before[0].runs));
+    // And a scenario where every oracle holds has nothing to minimize.
+    assert!(rseq_fuzz::corpus::minimize_finding(&s, &Options::default())
+        .expect("m")
+        .is_none());
+}
+
+#[test]
+fn the_oracle_filter_ignores_other_oracles() {
+    let s = seeds::scenarios()
+        .into_iter()
+        .find(|(n, _)| *n == "row02_version_inside")
+        .expect("seed")
+        .1;
+    // In strict mode this seed fails the differential oracle only.
+    let opts = |only: &'static str| Options {
+        strict: true,
+        only_oracle: Some(only),
+        ..Options::default()
+    };
+    let quiet = std::panic::catch_unwind(|| oracles::assert_holds(&s, &opts("security")));
+    assert!(
+        quiet.is_ok(),
+        "a security-only target must not fail on a differential finding"
+    );
+    let loud = std::panic::catch_unwind(|| oracles::assert_holds(&s, &opts("differential")));
+    let msg = loud.expect_err("must fail");
+    let msg = msg.downcast_ref::<String>().expect("message");
+    assert!(msg.starts_with("oracle differential failed:"), "{msg}");
+}

@@ -25,6 +25,10 @@ use serde::Serialize;
 
 /// The environment variable that fuzz targets read for strict mode.
 pub const STRICT_ENV: &str = "RSEQ_FUZZ_STRICT";
+/// The environment variable that makes fuzz targets fail only on findings
+/// of one oracle: an engine's crash minimizer (cargo fuzz tmin, afl-tmin)
+/// then keeps the same oracle failure, not just any crash.
+pub const ONLY_ORACLE_ENV: &str = "RSEQ_FUZZ_ONLY_ORACLE";
 
 /// Which oracles to check, and how.
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +40,8 @@ pub struct Options {
     pub liveness: bool,
     pub fault_transparency: bool,
     pub differential: bool,
+    /// Fail only on findings of this oracle (see [`ONLY_ORACLE_ENV`]).
+    pub only_oracle: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -47,6 +53,7 @@ impl Default for Options {
             liveness: true,
             fault_transparency: true,
             differential: true,
+            only_oracle: None,
         }
     }
 }
@@ -55,8 +62,14 @@ impl Options {
     /// Defaults, with strict mode from [`STRICT_ENV`] (set and not "0").
     pub fn from_env() -> Self {
         let strict = std::env::var(STRICT_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        // Read once per process by the targets, so leaking it is bounded.
+        let only_oracle = std::env::var(ONLY_ORACLE_ENV)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|v| &*Box::leak(v.into_boxed_str()));
         Options {
             strict,
+            only_oracle,
             ..Options::default()
         }
     }
@@ -265,7 +278,8 @@ pub fn check_runs(
 /// Check and panic with the first finding's message (for fuzz targets).
 pub fn assert_holds(scenario: &Scenario, opts: &Options) {
     if let Ok(report) = check(scenario, opts) {
-        if let Some(f) = report.findings.first() {
+        let wanted = |f: &&Finding| opts.only_oracle.is_none_or(|o| o == f.oracle);
+        if let Some(f) = report.findings.iter().find(wanted) {
             panic!("{}", f.panic_message());
         }
     }
