@@ -75,6 +75,47 @@ fn pages(mut s: Scenario, p: Vec<(Val, PageState)>) -> Scenario {
     s
 }
 
+/// Decision points no seed scenario reaches, with the reason: (version,
+/// point, why). `tests/seed_coverage.rs` asserts that the seeds reach every
+/// other point of every version, and none of these.
+pub const UNREACHABLE_FROM_SCENARIOS: &[(&str, &str, &str)] = &[
+    (
+        "v6.18",
+        "__rseq_handle_notify_resume/pf_exiting",
+        "PF_EXITING: the handler never runs for a dead task in the machine \
+         (Machine::step ignores a killed task and the exit loop returns after \
+         a fatal signal); only a direct call reaches it (tests/v6_18.rs direct_calls)",
+    ),
+    (
+        "v6.18",
+        "__rseq_handle_notify_resume/regs_null",
+        "NULL regs: only KVM's guest-entry work (xfer_to_guest_mode_work -> \
+         resume_user_mode_work(NULL)) calls the handler without user registers; \
+         the machine has no guest-entry event, so no step reaches it",
+    ),
+    (
+        "v6.18",
+        "rseq_update_cpu_node_id/validate_error",
+        "with regs, rseq_ip_fixup() first reads rseq_cs (U+8), which shares the \
+         32-aligned first 32 bytes, so one page, with the RO fields; hook events \
+         are atomic, so that read succeeding means the RO-field read succeeds; \
+         only the NULL-regs (KVM) call skips the fixup",
+    ),
+    (
+        "v7.0",
+        "exit_to_user_mode_loop/bound_exceeded",
+        "the liveness bound: reached by more than EXIT_LOOP_BOUND handled signals \
+         pending at once, but then the liveness oracle fires (the model counts \
+         signal-delivering passes against the bound), so no oracle-clean seed \
+         can reach it",
+    ),
+    (
+        "v7.1",
+        "exit_to_user_mode_loop/bound_exceeded",
+        "as for v7.0: reachable only with a liveness finding",
+    ),
+];
+
 /// The multi-step seed scenarios, by name.
 pub fn scenarios() -> Vec<(&'static str, Scenario)> {
     let std_desc = |v, f| {
@@ -513,7 +554,7 @@ pub fn scenarios() -> Vec<(&'static str, Scenario)> {
             "row25_len64_clobber_then_migrate",
             len64(with(cat(vec![
                 vec![Step::Store32 {
-                    addr: Val::at(Anchor::Area, 0x40),
+                    addr: AREA,
                     value: 7,
                 }],
                 preempt_irq(4, 0),
@@ -752,7 +793,7 @@ pub fn scenarios() -> Vec<(&'static str, Scenario)> {
             len64(with(vec![
                 Step::PrctlSlice { op: 2, arg: 1 },
                 Step::Store {
-                    addr: Val::at(Anchor::Area, 0x40 + 28),
+                    addr: SLICE_REQUEST,
                     bytes: vec![1],
                 },
                 Step::Interrupt,
@@ -856,8 +897,464 @@ pub fn scenarios() -> Vec<(&'static str, Scenario)> {
             ),
         ),
     ];
+    v.extend(path_scenarios());
     v.sort_by_key(|(n, _)| *n);
     v
+}
+
+/// slice_ctrl's request byte (U+28) and granted byte (U+29) of the area.
+const SLICE_REQUEST: Val = Val::at(Anchor::Area, 28);
+const SLICE_GRANTED: Val = Val::at(Anchor::Area, 29);
+/// rseq::flags (U+16).
+const RSEQ_FLAGS: Val = Val::at(Anchor::Area, 16);
+
+/// A 64-byte registration at a 64-aligned area (RSEQ ABI V2, optimized
+/// mode on v7.1 with generic IRQ entry) with RSEQ_FLAG_SLICE_EXT_DEFAULT_ON,
+/// so that the time-slice extension is enabled where it is built and keyed.
+fn slice64(mut s: Scenario) -> Scenario {
+    s = len64(s);
+    if let Some(r) = s.registration.as_mut() {
+        r.flags = crate::abi::RSEQ_FLAG_SLICE_EXT_DEFAULT_ON;
+    }
+    s
+}
+
+fn unregistered(s: Scenario) -> Scenario {
+    Scenario {
+        registration: None,
+        ..s
+    }
+}
+
+fn readonly(addr: Val) -> Step {
+    Step::Mprotect {
+        addr,
+        readable: true,
+        writable: false,
+    }
+}
+
+fn prctl(op: u32, arg: u32) -> Vec<Step> {
+    vec![Step::PrctlSlice { op, arg }, Step::ExitToUser]
+}
+
+/// Request a time-slice extension (slice_ctrl.request = 1), then the
+/// scheduler wants the CPU while the task runs user code: the exit loop
+/// grants the extension instead of scheduling (v7.0 and V2 on v7.1, x86
+/// with the slice key on) and arms the slice timer; everywhere else the
+/// task is rescheduled.
+fn grant() -> Vec<Step> {
+    vec![
+        Step::Store {
+            addr: SLICE_REQUEST,
+            bytes: vec![1],
+        },
+        Step::NeedResched,
+        Step::ExitToUser,
+    ]
+}
+
+/// Kernel paths the model tests reach with Fixture-driven event sequences,
+/// as seed scenarios (named after the path, or the spec §6 row).
+fn path_scenarios() -> Vec<(&'static str, Scenario)> {
+    vec![
+        // ---- v6.18 (legacy) ----------------------------------------------
+        (
+            // A failed execve raises TIF_NOTIFY_RESUME without an event: the
+            // legacy fixup finds an empty event mask inside the CS and leaves
+            // rseq_cs set (rseq_need_restart/event_mask_empty); the rework
+            // forces an ID update (rseq_force_update).
+            "execve_failed_in_cs_after_abort",
+            with(cat(vec![
+                enter(),
+                preempt_irq(0, 0),
+                enter(),
+                vec![Step::Execve { ok: false }, Step::ExitToUser],
+            ])),
+        ),
+        (
+            // Same with the area read-only: the fixup writes nothing, the
+            // first ID write faults (rseq_update_cpu_node_id/write_fault).
+            "execve_failed_in_cs_area_readonly",
+            with(cat(vec![
+                enter(),
+                preempt_irq(0, 0),
+                enter(),
+                vec![readonly(AREA), Step::Execve { ok: false }, Step::ExitToUser],
+            ])),
+        ),
+        (
+            // Row 19 inside a CS: the abort's rseq_cs clear faults
+            // (v6.18 rseq_ip_fixup/clear_rseq_cs_error; rework: the abort
+            // write of rseq_update_user_cs).
+            "row19_in_cs_area_readonly_preempt",
+            with(cat(vec![enter(), vec![readonly(AREA)], preempt_irq(0, 0)])),
+        ),
+        (
+            // start + post_commit_offset wraps below start, below TASK_SIZE.
+            "row05_end_wraps_below_start",
+            with(cat(vec![
+                vec![desc(
+                    0,
+                    0,
+                    Val::at(Anchor::CsStart, 0),
+                    Val::Raw(u64::MAX - 0xff),
+                    Val::at(Anchor::AbortIp, 0),
+                )],
+                enter(),
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            // Registration over a non-zero rseq_cs on a read-only area:
+            // the legacy clear faults (sys_rseq/rseq_cs_clear_efault), the
+            // rework's first write faults.
+            "register_stale_rseq_cs_area_readonly",
+            unregistered(Scenario {
+                init: vec![Init::Bytes {
+                    at: Val::at(Anchor::Area, 8),
+                    bytes: crate::testkit::DESC.to_le_bytes().to_vec(),
+                }],
+                ..with(vec![
+                    readonly(AREA),
+                    Step::Rseq {
+                        addr: AREA,
+                        len: 32,
+                        flags: 0,
+                        sig: SigVal::ARCH,
+                    },
+                    Step::ExitToUser,
+                ])
+            }),
+        ),
+        (
+            // Row 21 with a PROT_NONE area: with CONFIG_DEBUG_RSEQ the
+            // read-only-field check reads first and faults (EFAULT, still
+            // registered); the debug syscall-exit check then kills.
+            "row21_unregister_area_prot_none",
+            with(vec![
+                Step::Mprotect {
+                    addr: AREA,
+                    readable: false,
+                    writable: false,
+                },
+                Step::Rseq {
+                    addr: AREA,
+                    len: 32,
+                    flags: 1,
+                    sig: SigVal::ARCH,
+                },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            // Debug syscall-exit check with rseq_cs >= TASK_SIZE: force_sig.
+            "debug_syscall_rseq_cs_above_task_size",
+            with(vec![
+                Step::SetRseqCs {
+                    value: Val::at(Anchor::TaskSize, 0),
+                },
+                Step::Getpid,
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            // Debug syscall-exit check with the area unmapped: the rseq_cs
+            // read faults.
+            "debug_syscall_area_unmapped",
+            with(vec![
+                Step::Munmap { addr: AREA },
+                Step::Getpid,
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            // A task that never registered: signal delivery and switch-in
+            // on 32-bit arm (no generic IRQ entry: the legacy gates).
+            "arm32_not_registered_signal_preempt",
+            on(
+                Arch::Arm32,
+                unregistered(with(cat(vec![
+                    enter(),
+                    vec![
+                        Step::Signal { sig: sig::SIGUSR1 },
+                        Step::ExitToUser,
+                        Step::Sigreturn,
+                        Step::ExitToUser,
+                    ],
+                    preempt_irq(0, 0),
+                ]))),
+            ),
+        ),
+        (
+            // A failed execve of a task that never registered.
+            "execve_failed_not_registered",
+            unregistered(with(vec![Step::Execve { ok: false }, Step::ExitToUser])),
+        ),
+        // ---- v6.19 (rework) ----------------------------------------------
+        (
+            // Row 29 for cpu_id (U+4): the debug (and V2) ID validation
+            // catches it after a migration.
+            "row29_clobber_cpu_id_migrate",
+            with(cat(vec![
+                vec![Step::Store32 {
+                    addr: Val::at(Anchor::Area, 4),
+                    value: 9,
+                }],
+                preempt_irq(2, 0),
+            ])),
+        ),
+        (
+            // rseq_cs just below TASK_SIZE on riscv64: user_access_begin()'s
+            // access_ok() over the descriptor fails before any read.
+            "riscv64_rseq_cs_straddles_task_size",
+            on(
+                Arch::Riscv64,
+                with(cat(vec![
+                    vec![
+                        Step::SetRseqCs {
+                            value: Val::at(Anchor::TaskSize, -16),
+                        },
+                        Step::SetIp { ip: INSIDE },
+                    ],
+                    preempt_irq(0, 0),
+                ])),
+            ),
+        ),
+        (
+            // Row 8 with a read-only area: clearing the stale rseq_cs faults
+            // in the exit fast path (IDs unchanged).
+            "row08_stale_rseq_cs_area_readonly_preempt",
+            with(cat(vec![
+                vec![Step::SetRseqCs { value: DESC }, readonly(AREA)],
+                preempt_irq(0, 0),
+            ])),
+        ),
+        (
+            // Row 18 with a stale rseq_cs: signal delivery's CS check clears
+            // it, and the write faults.
+            "row18_stale_rseq_cs_area_readonly_signal",
+            with(vec![
+                Step::SetRseqCs { value: DESC },
+                readonly(AREA),
+                Step::Signal { sig: sig::SIGUSR1 },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            // Signal delivery with the area unmapped: rseq_handle_cs()'s
+            // read faults, force_sigsegv.
+            "signal_area_unmapped",
+            with(vec![
+                Step::Munmap { addr: AREA },
+                Step::Signal { sig: sig::SIGUSR1 },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            // 32-bit arm ret_fast_syscall with no work pending.
+            "arm32_syscall_no_work",
+            on(Arch::Arm32, with(vec![Step::Getpid, Step::ExitToUser])),
+        ),
+        // ---- v7.0 / v7.1 ---------------------------------------------------
+        (
+            // An unknown registration flag (bit 2): EINVAL.
+            "register_unknown_flag",
+            with(vec![
+                Step::Rseq {
+                    addr: AREA,
+                    len: 32,
+                    flags: 4,
+                    sig: SigVal::ARCH,
+                },
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            // TIF_NEED_RESCHED while in user mode, no slice requested: the
+            // exit loop schedules.
+            "need_resched_in_user",
+            with(vec![Step::NeedResched, Step::ExitToUser]),
+        ),
+        (
+            // Grant, rseq_slice_yield() within it (yielded = 1, timer
+            // cancelled, rescheduled, slice_ctrl cleared), a second yield
+            // (not yielded), then a reschedule without a request.
+            "slice_grant_then_yield",
+            slice64(with(cat(vec![
+                grant(),
+                vec![
+                    Step::SliceYield,
+                    Step::ExitToUser,
+                    Step::SliceYield,
+                    Step::ExitToUser,
+                    Step::NeedResched,
+                    Step::ExitToUser,
+                ],
+            ]))),
+        ),
+        (
+            // Any other syscall within a grant aborts it.
+            "slice_grant_then_syscall_aborts",
+            slice64(with(cat(vec![
+                grant(),
+                vec![Step::Getpid, Step::ExitToUser],
+            ]))),
+        ),
+        (
+            // The slice timer fires within the grant: need-resched, the
+            // grant revoked on the exit, rescheduled; the next syscall finds
+            // no grant.
+            "slice_grant_then_timer_expires",
+            slice64(with(cat(vec![
+                grant(),
+                vec![
+                    Step::SliceTimer,
+                    Step::ExitToUser,
+                    Step::Getpid,
+                    Step::ExitToUser,
+                ],
+            ]))),
+        ),
+        (
+            // Preempted within the grant (the fast path revokes it), then
+            // the uncancelled timer fires: nothing to do.
+            "slice_grant_preempted_then_timer",
+            slice64(with(cat(vec![
+                grant(),
+                preempt_irq(0, 0),
+                vec![Step::SliceTimer, Step::ExitToUser],
+            ]))),
+        ),
+        (
+            // A request on a registration without DEFAULT_ON: not enabled,
+            // no user access, rescheduled.
+            "slice_request_not_enabled",
+            len64(with(grant())),
+        ),
+        (
+            // The grant's slice_ctrl write faults: force_sig(SIGSEGV).
+            "slice_grant_area_readonly",
+            slice64(with(vec![
+                Step::Store {
+                    addr: SLICE_REQUEST,
+                    bytes: vec![1],
+                },
+                readonly(AREA),
+                Step::NeedResched,
+                Step::ExitToUser,
+            ])),
+        ),
+        (
+            // Within a grant the area becomes read-only: clearing the grant
+            // at syscall entry faults.
+            "slice_grant_then_area_readonly_syscall",
+            slice64(with(cat(vec![
+                grant(),
+                vec![readonly(AREA), Step::Getpid, Step::ExitToUser],
+            ]))),
+        ),
+        (
+            // Within a grant user space clears slice_ctrl.granted: the debug
+            // check at syscall entry kills.
+            "slice_grant_then_granted_cleared_syscall",
+            slice64(with(cat(vec![
+                grant(),
+                vec![
+                    Step::Store {
+                        addr: SLICE_GRANTED,
+                        bytes: vec![0],
+                    },
+                    Step::Getpid,
+                    Step::ExitToUser,
+                ],
+            ]))),
+        ),
+        (
+            // prctl(PR_RSEQ_SLICE_EXTENSION) argument errors, and SET to the
+            // current state.
+            "prctl_slice_bad_args_and_no_change",
+            len64(with(cat(vec![
+                prctl(1, 1),
+                prctl(0, 0),
+                prctl(2, 2),
+                prctl(2, 0),
+            ]))),
+        ),
+        (
+            "prctl_slice_set_not_registered",
+            unregistered(with(prctl(2, 1))),
+        ),
+        (
+            // A 32-byte (legacy on v7.1) registration: v7.0 enables, v7.1
+            // says ENOTSUPP (b9eac6a9d93c).
+            "prctl_slice_set_len32",
+            with(prctl(2, 1)),
+        ),
+        (
+            // User space cleared rseq::flags: SET finds them inconsistent.
+            "prctl_slice_set_flags_cleared",
+            len64(with(cat(vec![
+                vec![Step::Store32 {
+                    addr: RSEQ_FLAGS,
+                    value: 0,
+                }],
+                prctl(2, 1),
+            ]))),
+        ),
+        (
+            "prctl_slice_set_area_prot_none",
+            len64(with(cat(vec![
+                vec![Step::Mprotect {
+                    addr: AREA,
+                    readable: false,
+                    writable: false,
+                }],
+                prctl(2, 1),
+            ]))),
+        ),
+        (
+            "prctl_slice_set_area_readonly",
+            len64(with(cat(vec![vec![readonly(AREA)], prctl(2, 1)]))),
+        ),
+        // ---- v7.1 (V2 optimized mode) -------------------------------------
+        (
+            // The fast path (page faults disabled) cannot read rseq_cs of a
+            // reclaimed area; the slow path can.
+            "len64_area_reclaimed_then_preempt",
+            len64(with(cat(vec![
+                vec![Step::Reclaim { addr: AREA }],
+                preempt_irq(0, 0),
+            ]))),
+        ),
+        (
+            // Preempted in a syscall on the same CPU and cid: V2 raises
+            // nothing.
+            "len64_syscall_preempted_same_cpu",
+            len64(with(vec![
+                Step::Getpid,
+                Step::SwitchIn { cpu: 0, mm_cid: 0 },
+                Step::ExitToUser,
+            ])),
+        ),
+        (
+            // The membarrier IPI on a V2 task: a sched-switch event.
+            "len64_membarrier_ipi_in_user",
+            len64(with(cat(vec![
+                enter(),
+                vec![Step::MembarrierIpi, Step::ExitToUser],
+            ]))),
+        ),
+        (
+            // A signal sent by a syscall: V2 skips the CS (no user_irq).
+            "len64_signal_during_syscall",
+            len64(with(vec![
+                Step::Getpid,
+                Step::Signal { sig: sig::SIGUSR1 },
+                Step::ExitToUser,
+            ])),
+        ),
+    ]
 }
 
 /// A cs_analysis input (see [`crate::targets::decode_cs_analysis`]).
