@@ -101,19 +101,6 @@ pub const UNREACHABLE_FROM_SCENARIOS: &[(&str, &str, &str)] = &[
          are atomic, so that read succeeding means the RO-field read succeeds; \
          only the NULL-regs (KVM) call skips the fixup",
     ),
-    (
-        "v7.0",
-        "exit_to_user_mode_loop/bound_exceeded",
-        "the liveness bound: reached by more than EXIT_LOOP_BOUND handled signals \
-         pending at once, but then the liveness oracle fires (the model counts \
-         signal-delivering passes against the bound), so no oracle-clean seed \
-         can reach it",
-    ),
-    (
-        "v7.1",
-        "exit_to_user_mode_loop/bound_exceeded",
-        "as for v7.0: reachable only with a liveness finding",
-    ),
 ];
 
 /// The multi-step seed scenarios, by name.

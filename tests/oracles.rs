@@ -520,3 +520,24 @@ fn the_oracle_filter_ignores_other_oracles() {
     let msg = msg.downcast_ref::<String>().expect("message");
     assert!(msg.starts_with("oracle differential failed:"), "{msg}");
 }
+
+#[test]
+fn seventeen_pending_signals_are_no_livelock_on_any_version() {
+    // Regression: v7.0/v7.1 counted signal-delivering passes against the
+    // exit-loop bound and reported a false livelock.
+    let text = include_str!("scenarios/seventeen_signals_pending.json");
+    let s = Scenario::from_json(text).expect("scenario");
+    let report = oracles::check(&s, &Options::default()).expect("check");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    assert!(report
+        .runs
+        .iter()
+        .all(|r| r.observations.iter().all(|o| !o.livelock)));
+    assert!(report.runs.iter().all(|r| r
+        .trace
+        .events
+        .iter()
+        .filter(|e| matches!(e, rseq_fuzz::trace::TraceEvent::SignalFrame { .. }))
+        .count()
+        >= 17));
+}

@@ -126,7 +126,6 @@ crate::decision_points! {
         RestartDefer = "rseq_exit_to_user_mode_restart/defer_to_slowpath",
         // ---- exit loop (kernel/entry/common.c, arch loops) ----
         LoopSchedule = "exit_to_user_mode_loop/schedule",
-        LoopLivelock = "exit_to_user_mode_loop/bound_exceeded",
         // ---- slow path (rseq.h / kernel/rseq.c) ----
         SlowGateSkip = "rseq_handle_slowpath/not_needed",
         SlowGateRun = "rseq_handle_slowpath/run",
@@ -1382,7 +1381,8 @@ fn exit_to_user_mode_loop(k: K, mut ti_work: u32) {
     loop {
         while ti_work & exit_work_loop(&k.cfg) != 0 {
             if budget == 0 {
-                k.decide(D::LoopLivelock);
+                // No decision point: the real loop has no bound, and this
+                // one is only reached by a genuine livelock (liveness oracle).
                 k.task.livelock = true;
                 return;
             }
@@ -1395,9 +1395,15 @@ fn exit_to_user_mode_loop(k: K, mut ti_work: u32) {
                 }
             }
             if ti_work & tif::SIGPENDING != 0 {
+                let queued = queued_signals(k);
                 k.arch_do_signal_or_restart();
                 if k.task_exiting() {
                     return;
+                }
+                // Delivering a queued signal is progress (there are finitely
+                // many): only passes without progress count against the bound.
+                if queued_signals(k) < queued {
+                    budget += 1;
                 }
             }
             if ti_work & tif::NOTIFY_RESUME != 0 {
@@ -1409,13 +1415,17 @@ fn exit_to_user_mode_loop(k: K, mut ti_work: u32) {
             return;
         }
         if budget == 0 {
-            k.decide(D::LoopLivelock);
             k.task.livelock = true;
             return;
         }
         budget -= 1;
         ti_work = k.task.tif;
     }
+}
+
+/// Signals queued from outside (not forced by the kernel in this loop).
+fn queued_signals(k: &Kctx<'_, impl KernelVersion>) -> usize {
+    k.task.pending.iter().filter(|p| !p.forced).count()
 }
 
 /// __exit_to_user_mode_prepare(): the loop only if there is work.
