@@ -142,15 +142,60 @@ impl Default for Layout {
     }
 }
 
-/// Which runs a scenario asks for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(untagged)]
+/// Which runs a scenario asks for. In JSON: the string `"all"` (also `null`,
+/// which older files wrote) or a list of `version/config` names.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum RunSelect {
     /// Every version and configuration of the scenario's architecture.
     #[default]
     All,
     /// `version/config` names, e.g. `v6.19/x86_64+ge+gie+tifb`.
     Only(Vec<String>),
+}
+
+impl Serialize for RunSelect {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RunSelect::All => s.serialize_str("all"),
+            RunSelect::Only(names) => names.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RunSelect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RunSelect;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#""all" or a list of "version/config" names"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RunSelect, E> {
+                if v == "all" {
+                    Ok(RunSelect::All)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<RunSelect, E> {
+                Ok(RunSelect::All)
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<RunSelect, E> {
+                Ok(RunSelect::All)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RunSelect, A::Error> {
+                let mut names = Vec::new();
+                while let Some(n) = seq.next_element::<String>()? {
+                    names.push(n);
+                }
+                Ok(RunSelect::Only(names))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A page whose state differs from the default.
@@ -627,6 +672,9 @@ impl Scenario {
                 "scenario has {} steps; at most {MAX_STEPS}",
                 s.steps.len()
             ));
+        }
+        if s.run == RunSelect::Only(Vec::new()) {
+            return Err(r#"scenario "run" is an empty list and selects no run; use "all""#.into());
         }
         if s.pages.len() > MAX_PAGES || s.init.len() > MAX_INITS {
             return Err(format!(
