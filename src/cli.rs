@@ -294,7 +294,9 @@ pub fn load_input(path: &Path, target: Option<&str>) -> Result<Input, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let target = target_for(path, target)?;
     // JSON when the file says so by its name, or reads as a JSON object;
-    // anything else is a binary input (any byte string is one).
+    // anything else is a binary input (any byte string is one). A file not
+    // named .json that only looks like a JSON object but is no scenario is a
+    // binary input too: a fuzzer's crash file can be `{}`, and it must replay.
     let trimmed = data.trim_ascii();
     let named_json = path.extension().is_some_and(|e| e == "json");
     let looks_json = named_json
@@ -302,24 +304,32 @@ pub fn load_input(path: &Path, target: Option<&str>) -> Result<Input, String> {
             && trimmed.last() == Some(&b'}')
             && std::str::from_utf8(trimmed).is_ok());
     if looks_json {
-        let text = std::str::from_utf8(&data)
-            .map_err(|_| format!("{}: looks like JSON but is not UTF-8", path.display()))?;
-        let scenario = Scenario::from_json(text).map_err(|e| format!("{}: {e}", path.display()))?;
-        scenario
-            .runs()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Input {
-            scenario,
-            target,
-            json: true,
-        })
-    } else {
-        Ok(Input {
-            scenario: (target.decode)(&data),
-            target,
-            json: false,
-        })
+        let parsed = std::str::from_utf8(&data)
+            .map_err(|_| "looks like JSON but is not UTF-8".to_string())
+            .and_then(Scenario::from_json);
+        match parsed {
+            Ok(scenario) => {
+                scenario
+                    .runs()
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                return Ok(Input {
+                    scenario,
+                    target,
+                    json: true,
+                });
+            }
+            Err(e) if named_json => return Err(format!("{}: {e}", path.display())),
+            Err(e) => eprintln!(
+                "rseq-fuzz: note: {}: not a JSON scenario ({e}); reading it as a binary input",
+                path.display()
+            ),
+        }
     }
+    Ok(Input {
+        scenario: (target.decode)(&data),
+        target,
+        json: false,
+    })
 }
 
 fn filter_runs(
