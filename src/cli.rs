@@ -585,7 +585,7 @@ fn cmd_convert(
         _ => {
             if !input.scenario.encodable() {
                 return Err(format!(
-                    "{}: the binary form cannot hold this scenario exactly (more than 3 selected runs, a cpu above 255, a store of more than 16 bytes, or a duplicate run)",
+                    "{}: the binary form cannot hold this scenario exactly (more than 3 selected runs, a cpu or mm_cid above 255, or more than 16 bytes in one store or init item)",
                     file.display()
                 ));
             }
