@@ -10,6 +10,17 @@ use crate::versions::{self, VERSIONS};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
+/// `println!` that keeps going when standard output is closed (`rseq-fuzz
+/// run ... | head`): the reader stopped reading, which is no reason to panic
+/// or to change the exit code, which still tells whether an oracle failed.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use outln;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rseq-fuzz",
@@ -199,20 +210,20 @@ fn cmd_versions(json: bool) -> i32 {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&list).unwrap_or_default()
         );
     } else {
         for v in VERSIONS {
-            println!(
+            outln!(
                 "{}  {}  ({} decision points)",
                 v.name,
                 v.description,
                 v.decisions.len()
             );
             for c in (v.configs)() {
-                println!("    {}", c.name());
+                outln!("    {}", c.name());
             }
         }
     }
@@ -234,14 +245,14 @@ fn cmd_decisions(version: Option<&str>, json: bool) -> Result<i32, String> {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&list).unwrap_or_default()
         );
     } else {
         for v in selected {
             for d in v.decisions {
-                println!("{}\t{}\t{}", v.name, d, function_of(d));
+                outln!("{}\t{}\t{}", v.name, d, function_of(d));
             }
         }
     }
@@ -389,7 +400,7 @@ fn cmd_run(
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     }
     Ok(if any_finding { 1 } else { 0 })
 }
@@ -408,7 +419,7 @@ fn report_json(f: &Path, r: &Report) -> serde_json::Value {
 }
 
 fn print_report(f: &Path, r: &Report) {
-    println!("== {}", f.display());
+    outln!("== {}", f.display());
     for run in &r.runs {
         let last = run.observations.last();
         let conform = if run.violations.is_empty() {
@@ -418,7 +429,7 @@ fn print_report(f: &Path, r: &Report) {
             format!("breaks {}", rules.join(", "))
         };
         match last {
-            Some(o) => println!(
+            Some(o) => outln!(
                 "  {:<40} returns {:>2}  last: ip {:#x} {:?} kills {:?}  ({conform})",
                 run.name(),
                 run.observations.len(),
@@ -426,24 +437,24 @@ fn print_report(f: &Path, r: &Report) {
                 o.fate,
                 o.kills
             ),
-            None => println!(
+            None => outln!(
                 "  {:<40} never returned to user mode ({conform})",
                 run.name()
             ),
         }
     }
     for f in &r.explained {
-        println!(
+        outln!(
             "  explained: {} [{}]",
             f.panic_message(),
             f.explained_by.unwrap_or("")
         );
     }
     for f in &r.findings {
-        println!("  FINDING: {}", f.panic_message());
+        outln!("  FINDING: {}", f.panic_message());
     }
     if r.findings.is_empty() {
-        println!("  every oracle holds");
+        outln!("  every oracle holds");
     }
 }
 
@@ -456,43 +467,43 @@ fn cmd_explain(
     let mut input = load_input(file, target)?;
     filter_runs(&mut input.scenario, version, None)?;
     let s = &input.scenario;
-    println!(
+    outln!(
         "Scenario ({} input, target {}):",
         if input.json { "JSON" } else { "binary" },
         input.target.name
     );
-    println!(
+    outln!(
         "  architecture {}, TASK_SIZE {:#x}, RSEQ_SIG {:#x}",
         s.arch.name(),
         s.arch.task_size(),
         s.arch.rseq_sig()
     );
     let l = &s.layout;
-    println!(
+    outln!(
         "  layout: code {:#x}, struct rseq at {:#x}, descriptor at {:#x}, section [{:#x}, +{:#x}), abort_ip {:#x}, handler {:#x}",
         l.code, l.area, l.desc, l.cs_start, l.cs_len, l.abort_ip, l.handler
     );
     let report = oracles::check(s, &options_for(input.target, strict))?;
     let lowered = &report.lowered;
     for (p, st) in lowered.setup.mem.pages() {
-        println!("  page {p:#x}: {st:?}");
+        outln!("  page {p:#x}: {st:?}");
     }
-    println!("Events:");
+    outln!("Events:");
     for (i, e) in lowered.events.iter().enumerate() {
         let tag = if i < lowered.prologue {
             " (registration)"
         } else {
             ""
         };
-        println!("  [{i}] {}{tag}", crate::kernel::event_label(e));
+        outln!("  [{i}] {}{tag}", crate::kernel::event_label(e));
     }
     for run in &report.runs {
-        println!("\n== {} ==", run.name());
+        outln!("\n== {} ==", run.name());
         for e in &run.trace.events {
             match e {
-                TraceEvent::Step { index, what } => println!("  [{index}] {what}"),
+                TraceEvent::Step { index, what } => outln!("  [{index}] {what}"),
                 TraceEvent::Decision { point } => {
-                    println!("      decide {point}   ({})", function_of(point))
+                    outln!("      decide {point}   ({})", function_of(point))
                 }
                 TraceEvent::Access {
                     function,
@@ -501,7 +512,7 @@ fn cmd_explain(
                     kind,
                     value,
                     result,
-                } => println!(
+                } => outln!(
                     "      {function}: {} {width} bytes at {addr:#x}{} -> {}",
                     if *kind == crate::mem::AccessKind::Read {
                         "read"
@@ -514,16 +525,16 @@ fn cmd_explain(
                         Err(e) => format!("{e:?}"),
                     }
                 ),
-                TraceEvent::IpSet { ip, reason } => println!("      user IP := {ip:#x} ({reason})"),
-                TraceEvent::Kill { path } => println!("      KILL {path:?}"),
+                TraceEvent::IpSet { ip, reason } => outln!("      user IP := {ip:#x} ({reason})"),
+                TraceEvent::Kill { path } => outln!("      KILL {path:?}"),
                 TraceEvent::SignalFrame { sig, saved_ip } => {
-                    println!("      signal {sig} frame saves ip {saved_ip:#x}, handler entered")
+                    outln!("      signal {sig} frame saves ip {saved_ip:#x}, handler entered")
                 }
-                TraceEvent::Death { sig } => println!("      task dies of signal {sig}"),
+                TraceEvent::Death { sig } => outln!("      task dies of signal {sig}"),
             }
         }
         for (k, o) in run.observations.iter().enumerate() {
-            println!(
+            outln!(
                 "  return {k} after event {}: ip {:#x}, {:?}, ret {:?}, kills {:?}, area {}",
                 o.step,
                 o.ip,
@@ -534,12 +545,12 @@ fn cmd_explain(
             );
         }
         for v in &run.violations {
-            println!("  ABI: event {} breaks {}: {}", v.step, v.rule, v.detail);
+            outln!("  ABI: event {} breaks {}: {}", v.step, v.rule, v.detail);
         }
     }
-    println!();
+    outln!();
     for f in &report.explained {
-        println!(
+        outln!(
             "explained divergence: {} [{}]",
             f.panic_message(),
             f.explained_by.unwrap_or("")
@@ -548,14 +559,14 @@ fn cmd_explain(
             .iter()
             .find(|d| Some(d.id) == f.explained_by)
         {
-            println!("  {:?}: {}", d.category, d.justification);
+            outln!("  {:?}: {}", d.category, d.justification);
         }
     }
     for f in &report.findings {
-        println!("FINDING: {}", f.panic_message());
+        outln!("FINDING: {}", f.panic_message());
     }
     if report.findings.is_empty() {
-        println!("every oracle holds");
+        outln!("every oracle holds");
         Ok(0)
     } else {
         Ok(1)
