@@ -10,6 +10,17 @@ use crate::versions::{self, VERSIONS};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
+/// `println!` that keeps going when standard output is closed (`rseq-fuzz
+/// run ... | head`): the reader stopped reading, which is no reason to panic
+/// or to change the exit code, which still tells whether an oracle failed.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use outln;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rseq-fuzz",
@@ -232,20 +243,20 @@ fn cmd_versions(json: bool) -> i32 {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&list).unwrap_or_default()
         );
     } else {
         for v in VERSIONS {
-            println!(
+            outln!(
                 "{}  {}  ({} decision points)",
                 v.name,
                 v.description,
                 v.decisions.len()
             );
             for c in (v.configs)() {
-                println!("    {}", c.name());
+                outln!("    {}", c.name());
             }
         }
     }
@@ -267,14 +278,14 @@ fn cmd_decisions(version: Option<&str>, json: bool) -> Result<i32, String> {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&list).unwrap_or_default()
         );
     } else {
         for v in selected {
             for d in v.decisions {
-                println!("{}\t{}\t{}", v.name, d, function_of(d));
+                outln!("{}\t{}\t{}", v.name, d, function_of(d));
             }
         }
     }
@@ -327,7 +338,9 @@ pub fn load_input(path: &Path, target: Option<&str>) -> Result<Input, String> {
     let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let target = target_for(path, target)?;
     // JSON when the file says so by its name, or reads as a JSON object;
-    // anything else is a binary input (any byte string is one).
+    // anything else is a binary input (any byte string is one). A file not
+    // named .json that only looks like a JSON object but is no scenario is a
+    // binary input too: a fuzzer's crash file can be `{}`, and it must replay.
     let trimmed = data.trim_ascii();
     let named_json = path.extension().is_some_and(|e| e == "json");
     let looks_json = named_json
@@ -335,24 +348,32 @@ pub fn load_input(path: &Path, target: Option<&str>) -> Result<Input, String> {
             && trimmed.last() == Some(&b'}')
             && std::str::from_utf8(trimmed).is_ok());
     if looks_json {
-        let text = std::str::from_utf8(&data)
-            .map_err(|_| format!("{}: looks like JSON but is not UTF-8", path.display()))?;
-        let scenario = Scenario::from_json(text).map_err(|e| format!("{}: {e}", path.display()))?;
-        scenario
-            .runs()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Input {
-            scenario,
-            target,
-            json: true,
-        })
-    } else {
-        Ok(Input {
-            scenario: (target.decode)(&data),
-            target,
-            json: false,
-        })
+        let parsed = std::str::from_utf8(&data)
+            .map_err(|_| "looks like JSON but is not UTF-8".to_string())
+            .and_then(Scenario::from_json);
+        match parsed {
+            Ok(scenario) => {
+                scenario
+                    .runs()
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                return Ok(Input {
+                    scenario,
+                    target,
+                    json: true,
+                });
+            }
+            Err(e) if named_json => return Err(format!("{}: {e}", path.display())),
+            Err(e) => eprintln!(
+                "rseq-fuzz: note: {}: not a JSON scenario ({e}); reading it as a binary input",
+                path.display()
+            ),
+        }
     }
+    Ok(Input {
+        scenario: (target.decode)(&data),
+        target,
+        json: false,
+    })
 }
 
 fn filter_runs(
@@ -412,7 +433,7 @@ fn cmd_run(
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     }
     Ok(if any_finding { 1 } else { 0 })
 }
@@ -431,7 +452,7 @@ fn report_json(f: &Path, r: &Report) -> serde_json::Value {
 }
 
 fn print_report(f: &Path, r: &Report) {
-    println!("== {}", f.display());
+    outln!("== {}", f.display());
     for run in &r.runs {
         let last = run.observations.last();
         let conform = if run.violations.is_empty() {
@@ -441,7 +462,7 @@ fn print_report(f: &Path, r: &Report) {
             format!("breaks {}", rules.join(", "))
         };
         match last {
-            Some(o) => println!(
+            Some(o) => outln!(
                 "  {:<40} returns {:>2}  last: ip {:#x} {:?} kills {:?}  ({conform})",
                 run.name(),
                 run.observations.len(),
@@ -449,24 +470,24 @@ fn print_report(f: &Path, r: &Report) {
                 o.fate,
                 o.kills
             ),
-            None => println!(
+            None => outln!(
                 "  {:<40} never returned to user mode ({conform})",
                 run.name()
             ),
         }
     }
     for f in &r.explained {
-        println!(
+        outln!(
             "  explained: {} [{}]",
             f.panic_message(),
             f.explained_by.unwrap_or("")
         );
     }
     for f in &r.findings {
-        println!("  FINDING: {}", f.panic_message());
+        outln!("  FINDING: {}", f.panic_message());
     }
     if r.findings.is_empty() {
-        println!("  every oracle holds");
+        outln!("  every oracle holds");
     }
 }
 
@@ -479,41 +500,41 @@ fn cmd_explain(
     let mut input = load_input(file, target)?;
     filter_runs(&mut input.scenario, version, None)?;
     let s = &input.scenario;
-    println!(
+    outln!(
         "Scenario ({} input, target {}):",
         if input.json { "JSON" } else { "binary" },
         input.target.name
     );
-    println!(
+    outln!(
         "  architecture {}, TASK_SIZE {:#x}, RSEQ_SIG {:#x}",
         s.arch.name(),
         s.arch.task_size(),
         s.arch.rseq_sig()
     );
     let l = &s.layout;
-    println!(
+    outln!(
         "  layout: code {:#x}, struct rseq at {:#x}, descriptor at {:#x}, section [{:#x}, +{:#x}), abort_ip {:#x}, handler {:#x}",
         l.code, l.area, l.desc, l.cs_start, l.cs_len, l.abort_ip, l.handler
     );
     let report = oracles::check(s, &options_for(input.target, strict))?;
     let lowered = &report.lowered;
     for (p, st) in lowered.setup.mem.pages() {
-        println!("  page {p:#x}: {st:?}");
+        outln!("  page {p:#x}: {st:?}");
     }
-    println!("Events:");
+    outln!("Events:");
     for (i, e) in lowered.events.iter().enumerate() {
         let tag = if i < lowered.prologue {
             " (registration)"
         } else {
             ""
         };
-        println!("  [{i}] {}{tag}", crate::kernel::event_label(e));
+        outln!("  [{i}] {}{tag}", crate::kernel::event_label(e));
     }
     for run in &report.runs {
-        println!("\n== {} ==", run.name());
+        outln!("\n== {} ==", run.name());
         for e in &run.trace.events {
             match e {
-                TraceEvent::Step { index } => println!(
+                TraceEvent::Step { index } => outln!(
                     "  [{index}] {}",
                     lowered
                         .events
@@ -522,7 +543,7 @@ fn cmd_explain(
                         .unwrap_or_default()
                 ),
                 TraceEvent::Decision { point } => {
-                    println!("      decide {point}   ({})", function_of(point))
+                    outln!("      decide {point}   ({})", function_of(point))
                 }
                 TraceEvent::Access {
                     function,
@@ -531,7 +552,7 @@ fn cmd_explain(
                     kind,
                     value,
                     result,
-                } => println!(
+                } => outln!(
                     "      {function}: {} {width} bytes at {addr:#x}{} -> {}",
                     if *kind == crate::mem::AccessKind::Read {
                         "read"
@@ -544,16 +565,16 @@ fn cmd_explain(
                         Err(e) => format!("{e:?}"),
                     }
                 ),
-                TraceEvent::IpSet { ip, reason } => println!("      user IP := {ip:#x} ({reason})"),
-                TraceEvent::Kill { path } => println!("      KILL {path:?}"),
+                TraceEvent::IpSet { ip, reason } => outln!("      user IP := {ip:#x} ({reason})"),
+                TraceEvent::Kill { path } => outln!("      KILL {path:?}"),
                 TraceEvent::SignalFrame { sig, saved_ip } => {
-                    println!("      signal {sig} frame saves ip {saved_ip:#x}, handler entered")
+                    outln!("      signal {sig} frame saves ip {saved_ip:#x}, handler entered")
                 }
-                TraceEvent::Death { sig } => println!("      task dies of signal {sig}"),
+                TraceEvent::Death { sig } => outln!("      task dies of signal {sig}"),
             }
         }
         for (k, o) in run.observations.iter().enumerate() {
-            println!(
+            outln!(
                 "  return {k} after event {}: ip {:#x}, {:?}, ret {:?}, kills {:?}, area {}",
                 o.step,
                 o.ip,
@@ -564,12 +585,12 @@ fn cmd_explain(
             );
         }
         for v in &run.violations {
-            println!("  ABI: event {} breaks {}: {}", v.step, v.rule, v.detail);
+            outln!("  ABI: event {} breaks {}: {}", v.step, v.rule, v.detail);
         }
     }
-    println!();
+    outln!();
     for f in &report.explained {
-        println!(
+        outln!(
             "explained divergence: {} [{}]",
             f.panic_message(),
             f.explained_by.unwrap_or("")
@@ -578,14 +599,14 @@ fn cmd_explain(
             .iter()
             .find(|d| Some(d.id) == f.explained_by)
         {
-            println!("  {:?}: {}", d.category, d.justification);
+            outln!("  {:?}: {}", d.category, d.justification);
         }
     }
     for f in &report.findings {
-        println!("FINDING: {}", f.panic_message());
+        outln!("FINDING: {}", f.panic_message());
     }
     if report.findings.is_empty() {
-        println!("every oracle holds");
+        outln!("every oracle holds");
         Ok(0)
     } else {
         Ok(1)
@@ -615,7 +636,7 @@ fn cmd_convert(
         _ => {
             if !input.scenario.encodable() {
                 return Err(format!(
-                    "{}: the binary form cannot hold this scenario exactly (more than 3 selected runs, a cpu above 255, a store of more than 16 bytes, or a duplicate run)",
+                    "{}: the binary form cannot hold this scenario exactly (more than 3 selected runs, a cpu or mm_cid above 255, or more than 16 bytes in one store or init item)",
                     file.display()
                 ));
             }

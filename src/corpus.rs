@@ -3,7 +3,7 @@
 //! one build: a corpus is good when it makes every kernel version take every
 //! branch of its rseq code.
 
-use crate::cli::{load_input, target_for};
+use crate::cli::{load_input, outln, target_for};
 use crate::runner;
 use crate::seeds;
 use crate::targets::{Target, TARGETS};
@@ -85,25 +85,25 @@ pub fn cmd_coverage(dirs: &[PathBuf], target: Option<&str>, json: bool) -> Resul
                 serde_json::json!({"version": name, "reached": hit, "total": total, "never_reached": missing})
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({"files": files.len(), "versions": v}))
                 .unwrap_or_default()
         );
     } else {
-        println!(
+        outln!(
             "{} inputs in {} directories from {}",
             files.len(),
             dirs.len(),
             dir.display()
         );
-        println!("{:<8} {:>8} {:>6}", "version", "reached", "total");
+        outln!("{:<8} {:>8} {:>6}", "version", "reached", "total");
         for (name, hit, total, _) in &table {
-            println!("{name:<8} {hit:>8} {total:>6}");
+            outln!("{name:<8} {hit:>8} {total:>6}");
         }
         for (name, _, _, missing) in &table {
             for m in missing {
-                println!("never reached: {name} {m}");
+                outln!("never reached: {name} {m}");
             }
         }
     }
@@ -121,7 +121,7 @@ pub fn cmd_seed(out: &Path) -> Result<i32, String> {
             let p = dir.join(name);
             std::fs::write(&p, bytes).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
         }
-        println!("{}: {} seeds in {}", t.name, seeds.len(), dir.display());
+        outln!("{}: {} seeds in {}", t.name, seeds.len(), dir.display());
     }
     Ok(0)
 }
@@ -194,7 +194,7 @@ pub fn cmd_minimize(
         }
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "before": {"files": items.len(), "bytes": bytes_before, "decision_points": before.len()},
@@ -202,7 +202,7 @@ pub fn cmd_minimize(
             })
         );
     } else {
-        println!(
+        outln!(
             "before: {} files, {} bytes, {} decision points; after: {} files, {} bytes, {} decision points",
             items.len(),
             bytes_before,
@@ -295,7 +295,7 @@ pub fn cmd_merge(into: &Path, dirs: &[PathBuf]) -> Result<i32, String> {
             added += 1;
         }
     }
-    println!(
+    outln!(
         "merged into {}: {added} new inputs, {dup} duplicates skipped",
         into.display()
     );
@@ -377,7 +377,7 @@ pub fn cmd_tmin(
     opts.strict |= strict;
     match minimize_finding(&input.scenario, &opts)? {
         None => {
-            println!(
+            crate::cli::outln!(
                 "{}: every oracle holds; nothing to minimize",
                 file.display()
             );
@@ -388,7 +388,10 @@ pub fn cmd_tmin(
             match out {
                 Some(p) => std::fs::write(p, &json)
                     .map_err(|e| format!("cannot write {}: {e}", p.display()))?,
-                None => print!("{json}"),
+                None => {
+                    use std::io::Write as _;
+                    let _ = std::io::stdout().lock().write_all(json.as_bytes());
+                }
             }
             eprintln!(
                 "minimized {} -> {} steps, {} -> {} page overrides, {} -> {} init items; still: {}",

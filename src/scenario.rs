@@ -78,8 +78,10 @@ const ANCHORS: [Anchor; 15] = [
     Anchor::Top,
 ];
 
-/// An address or 64-bit value: raw, or an anchor plus a delta.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An address or 64-bit value: raw, or an anchor plus a delta. In JSON a
+/// number, or `{"anchor": ..., "delta": ...}` (delta defaults to 0; any
+/// other key is an error, so a misspelt delta is not silently 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Val {
     Raw(u64),
@@ -88,6 +90,47 @@ pub enum Val {
         #[serde(default)]
         delta: i32,
     },
+}
+
+impl<'de> Deserialize<'de> for Val {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Val;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"an unsigned 64-bit number or {"anchor": ..., "delta": ...}"#)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Val, E> {
+                Ok(Val::Raw(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Val, A::Error> {
+                let (mut anchor, mut delta) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "anchor" if anchor.is_none() => anchor = Some(map.next_value::<Anchor>()?),
+                        "delta" if delta.is_none() => delta = Some(map.next_value::<i32>()?),
+                        "anchor" | "delta" => {
+                            return Err(serde::de::Error::custom(format!(
+                                "duplicate field `{key}`"
+                            )))
+                        }
+                        other => {
+                            return Err(serde::de::Error::unknown_field(
+                                other,
+                                &["anchor", "delta"],
+                            ))
+                        }
+                    }
+                }
+                let anchor = anchor.ok_or_else(|| serde::de::Error::missing_field("anchor"))?;
+                Ok(Val::At {
+                    anchor,
+                    delta: delta.unwrap_or(0),
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Val {
@@ -118,7 +161,7 @@ impl SigVal {
 /// The scenario's well-known addresses. Their pages (code, area, descriptor,
 /// handler) are present and writable unless `pages` says otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Layout {
     pub code: u64,
     pub area: u64,
@@ -156,10 +199,10 @@ pub enum RunSet {
     Native,
 }
 
-/// Which runs a scenario asks for: `"all"`, `"native"`, or a list of
-/// `version/config` names such as `"v6.19/x86_64+ge+gie+tifb"`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+/// Which runs a scenario asks for. In JSON: `"all"` (also `null`, which
+/// older files wrote), `"native"`, or a list of `version/config` names such
+/// as `"v6.19/x86_64+ge+gie+tifb"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunSelect {
     Set(RunSet),
     Only(Vec<String>),
@@ -176,8 +219,54 @@ impl Default for RunSelect {
     }
 }
 
+impl Serialize for RunSelect {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RunSelect::Set(set) => set.serialize(s),
+            RunSelect::Only(names) => names.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RunSelect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RunSelect;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#""all", "native" or a list of "version/config" names"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RunSelect, E> {
+                match v {
+                    "all" => Ok(RunSelect::ALL),
+                    "native" => Ok(RunSelect::NATIVE),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<RunSelect, E> {
+                Ok(RunSelect::ALL)
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<RunSelect, E> {
+                Ok(RunSelect::ALL)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RunSelect, A::Error> {
+                let mut names = Vec::new();
+                while let Some(n) = seq.next_element::<String>()? {
+                    names.push(n);
+                }
+                Ok(RunSelect::Only(names))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A page whose state differs from the default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PageSpec {
     pub addr: Val,
     pub state: PageState,
@@ -185,7 +274,7 @@ pub struct PageSpec {
 
 /// Initial memory contents, written regardless of page state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Init {
     /// A struct rseq_cs.
     Desc {
@@ -209,6 +298,7 @@ pub enum Init {
 
 /// The registration libc makes at thread start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegistrationSpec {
     pub addr: Val,
     pub len: u32,
@@ -229,7 +319,7 @@ impl Default for RegistrationSpec {
 
 /// One step: a kernel event or a user action, with anchored values.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
+#[serde(tag = "step", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     // Syscalls: enter the kernel and run the body.
     Rseq {
@@ -657,11 +747,24 @@ impl Scenario {
     pub fn from_json(text: &str) -> Result<Scenario, String> {
         let s: Scenario =
             serde_json::from_str(text).map_err(|e| format!("malformed scenario JSON: {e}"))?;
+        // serde ignores extra keys beside the tag of a unit step
+        // ({"step": "getpid", "cpu": 3}); every key must mean something.
+        let input: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("malformed scenario JSON: {e}"))?;
+        let canonical = serde_json::to_value(&s).map_err(|e| e.to_string())?;
+        if let Some((path, key)) = unknown_key(&input, &canonical, String::new()) {
+            return Err(format!(
+                "malformed scenario JSON: unknown field `{key}` in {path}"
+            ));
+        }
         if s.steps.len() > MAX_STEPS {
             return Err(format!(
                 "scenario has {} steps; at most {MAX_STEPS}",
                 s.steps.len()
             ));
+        }
+        if s.run == RunSelect::Only(Vec::new()) {
+            return Err(r#"scenario "run" is an empty list and selects no run; use "all""#.into());
         }
         if s.pages.len() > MAX_PAGES || s.init.len() > MAX_INITS {
             return Err(format!(
@@ -673,6 +776,43 @@ impl Scenario {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// The first key of `input` that the scenario parsed from it does not
+/// write back (serialization writes every field), as (path, key).
+fn unknown_key(
+    input: &serde_json::Value,
+    canonical: &serde_json::Value,
+    path: String,
+) -> Option<(String, String)> {
+    use serde_json::Value;
+    match (input, canonical) {
+        (Value::Object(a), Value::Object(b)) => a.iter().find_map(|(k, va)| match b.get(k) {
+            None => Some((
+                if path.is_empty() {
+                    "the scenario".into()
+                } else {
+                    path.clone()
+                },
+                k.clone(),
+            )),
+            Some(vb) => unknown_key(
+                va,
+                vb,
+                if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                },
+            ),
+        }),
+        (Value::Array(a), Value::Array(b)) => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (va, vb))| unknown_key(va, vb, format!("{path}[{i}]"))),
+        _ => None,
     }
 }
 

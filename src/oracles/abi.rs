@@ -285,8 +285,11 @@ impl AbiChecker {
             let span = u64::from(r.len).max(abi::ORIG_RSEQ_SIZE as u64);
             let cs_field = r.addr + rseq::RSEQ_CS;
             let touches_area = overlaps(addr, len, r.addr, span);
-            let only_rseq_cs = addr >= cs_field && addr.saturating_add(len) <= cs_field + 8;
-            if touches_area && !only_rseq_cs {
+            let within = |a: u64, n: u64| addr >= a && addr.saturating_add(len) <= a + n;
+            // rseq_cs is the program's; so is slice_ctrl.request (v7.0),
+            // which is padding for kernels without time-slice extensions.
+            let users = within(cs_field, 8) || within(r.addr + rseq::SLICE_REQUEST, 1);
+            if touches_area && !users {
                 self.flag(
                     i,
                     "ro-field-store",
