@@ -12,6 +12,7 @@ pub mod config;
 pub mod coverage;
 pub mod kernel;
 pub mod mem;
+pub mod targets;
 pub mod testkit;
 pub mod trace;
 pub mod versions;
