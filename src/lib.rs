@@ -10,6 +10,7 @@ pub mod abi;
 pub mod cli;
 pub mod config;
 pub mod coverage;
+pub mod engine;
 pub mod kernel;
 pub mod mem;
 pub mod targets;
