@@ -31,6 +31,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fuzz in-process with the embedded libFuzzer engine (no other tools).
+    Fuzz(crate::engine::FuzzArgs),
+    /// Print (or write) the fuzzing dictionary generated from the ABI constants.
+    Dict {
+        /// Write to this file instead of stdout (e.g. corpus/rseq.dict).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// Parse the process arguments and run; returns the exit code.
@@ -49,6 +57,8 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Versions { json } => cmd_versions(json),
         Command::Decisions { version, json } => cmd_decisions(version.as_deref(), json),
+        Command::Fuzz(args) => crate::engine::cli_fuzz(&args),
+        Command::Dict { out } => crate::engine::cli_dict(out.as_deref()),
     }
 }
 
