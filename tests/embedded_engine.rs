@@ -3,7 +3,7 @@
 //! decision-coverage map, and the summary reports what they did. With the
 //! `canary` feature, the broken model must be found and saved as a finding.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn scratch(name: &str) -> PathBuf {
@@ -13,12 +13,13 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn run(dir: &PathBuf, target: &str, secs: u64, jobs: usize) -> (i32, serde_json::Value) {
+fn run(dir: &Path, target: &str, secs: u64, jobs: usize) -> (i32, serde_json::Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_rseq-fuzz"))
         .args(["fuzz", "--json", "--target", target])
         .args(["--time", &secs.to_string(), "--jobs", &jobs.to_string()])
+        // The committed seed corpus (read, never written).
         .arg("--corpus")
-        .arg(dir.join("corpus"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/corpus"))
         .arg("--work")
         .arg(dir.join("work"))
         .arg("--findings")

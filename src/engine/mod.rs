@@ -189,10 +189,13 @@ struct TargetResult {
     corpus_before: usize,
     corpus_after: usize,
     findings: Vec<(String, String)>,
+    /// Workers that stopped with an error that is not a finding.
+    failures: Vec<String>,
 }
 
 struct Worker {
     target: &'static str,
+    log: PathBuf,
     child: Child,
     status: Arc<Mutex<WorkerStatus>>,
     reader: Option<std::thread::JoinHandle<()>>,
@@ -215,7 +218,7 @@ fn work_corpus(args: &FuzzArgs, t: &str) -> PathBuf {
 }
 
 /// `rseq-fuzz fuzz`: returns the exit code (0 nothing found, 1 findings, 2
-/// usage or setup error).
+/// usage or setup error, or a worker that failed without a finding).
 pub fn cli_fuzz(args: &FuzzArgs) -> i32 {
     if args.list {
         for t in TARGETS {
@@ -332,6 +335,7 @@ fn spawn_worker(
     });
     Ok(Worker {
         target: t,
+        log: log_path,
         child,
         status,
         reader,
@@ -435,13 +439,24 @@ fn run_parent(args: &FuzzArgs, targets: &[&'static Target]) -> i32 {
             eprintln!();
         }
         for mut w in workers {
-            let _ = w.child.wait();
+            let exit = w.child.wait();
             if let Some(r) = w.reader.take() {
                 let _ = r.join();
             }
             let s = w.status.lock().map(|s| s.clone()).unwrap_or_default();
             interrupted |= s.interrupted;
+            let failed = match &exit {
+                Ok(st) => !st.success() && s.artifacts.is_empty() && !s.interrupted,
+                Err(_) => true,
+            };
             if let Some(r) = results.iter_mut().find(|r| r.name == w.target) {
+                if failed {
+                    let how = exit
+                        .map(|st| st.to_string())
+                        .unwrap_or_else(|e| e.to_string());
+                    r.failures
+                        .push(format!("worker {how}; see {}", w.log.display()));
+                }
                 r.execs += s.execs;
                 r.exec_per_sec += s.exec_per_sec;
                 r.rss_mb = r.rss_mb.max(s.rss_mb);
@@ -485,6 +500,7 @@ fn run_parent(args: &FuzzArgs, targets: &[&'static Target]) -> i32 {
     let (cov_after, replay_failed) = replay_coverage(&all);
 
     let findings: usize = results.iter().map(|r| r.findings.len()).sum();
+    let failures: usize = results.iter().map(|r| r.failures.len()).sum();
     if args.json {
         print_json(&results, &cov_before, &cov_after, elapsed, interrupted);
     } else {
@@ -500,6 +516,8 @@ fn run_parent(args: &FuzzArgs, targets: &[&'static Target]) -> i32 {
     }
     if findings > 0 {
         1
+    } else if failures > 0 {
+        2
     } else {
         0
     }
@@ -576,6 +594,11 @@ fn print_summary(
             );
         }
     }
+    for r in results {
+        for f in &r.failures {
+            println!("error: {}: {f}", r.name);
+        }
+    }
     if replay_failed > 0 {
         println!("warning: {replay_failed} corpus input(s) failed an oracle on replay");
     }
@@ -615,6 +638,7 @@ fn print_json(
                 "peak_rss_mb": r.rss_mb,
                 "corpus_before": r.corpus_before,
                 "corpus_after": r.corpus_after,
+                "worker_failures": r.failures,
                 "findings": r.findings.iter().map(|(f, m)| serde_json::json!({
                     "file": f, "message": m, "explain": format!("rseq-fuzz explain {f}"),
                 })).collect::<Vec<_>>(),
