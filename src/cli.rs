@@ -106,6 +106,14 @@ pub enum Command {
         #[command(subcommand)]
         action: CorpusAction,
     },
+    /// Fuzz in-process with the embedded libFuzzer engine (no other tools).
+    Fuzz(crate::engine::FuzzArgs),
+    /// Print (or write) the fuzzing dictionary generated from the ABI constants.
+    Dict {
+        /// Write to this file instead of stdout (e.g. corpus/rseq.dict).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run cases on the host kernel and compare each with the model of the
     /// host's version (the built-in suite, or a JSON list of live cases).
     Live {
@@ -220,6 +228,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Live { cases, count, json } => {
             Ok(crate::live::cli_live(cases.as_deref(), count, json))
         }
+        Command::Fuzz(args) => Ok(crate::engine::cli_fuzz(&args)),
+        Command::Dict { out } => Ok(crate::engine::cli_dict(out.as_deref())),
     };
     match result {
         Ok(code) => code,

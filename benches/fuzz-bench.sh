@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Fuzzing benchmarks (not timed tests: they report, they do not fail unless
+# --check is given).
+#
+#  1. Each target's exec/s under libFuzzer (cargo fuzz, -s none, release),
+#     next to an empty target built and run by this same script, as a ratio.
+#  2. Peak RSS of each run (libFuzzer's stat::peak_rss_mb).
+#  3. The embedded engine's exec/s (`rseq-fuzz fuzz --target T`, release).
+#
+# Goals (issue 5 §6): cs_analysis >= 40% of the empty target, the multi-step
+# targets >= 10%, peak RSS <= 64 MB.
+#
+# Usage: benches/fuzz-bench.sh [--secs N] [--check] [--out FILE]
+#   --secs N   seconds per run (default 10; BENCH_SECS also works)
+#   --check    exit 1 when a goal is missed
+#   --out FILE also write the markdown table to FILE
+# Runs from the repository root; reads corpus/<target> (copied, never written).
+set -euo pipefail
+
+secs="${BENCH_SECS:-10}"
+check=0
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --secs) secs="$2"; shift 2 ;;
+    --check) check=1; shift ;;
+    --out) out="$2"; shift 2 ;;
+    *) echo "usage: $0 [--secs N] [--check] [--out FILE]" >&2; exit 2 ;;
+  esac
+done
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+triple="$(rustc -vV | sed -n 's/^host: //p')"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+targets=(cs_analysis exit_to_user registration differential)
+multi_goal=10
+cs_goal=40
+rss_goal=64
+
+echo "== building (cargo fuzz build -s none -O; cargo build --release)" >&2
+t0=$(date +%s)
+(cd fuzz && cargo fuzz build -s none -O >&2)
+t1=$(date +%s)
+cargo build --release >&2
+t2=$(date +%s)
+echo "build: cargo-fuzz $((t1 - t0)) s, release binary $((t2 - t1)) s (incremental if cached)" >&2
+
+bin="fuzz/target/$triple/release"
+
+# run_lf NAME CORPUS -> prints "execs exec_per_sec rss_mb"
+run_lf() {
+  local name="$1" seeds="$2" work="$scratch/lf-$1"
+  mkdir -p "$work"
+  local dirs=("$work")
+  if [ -n "$seeds" ] && [ -d "$seeds" ]; then dirs+=("$seeds"); fi
+  "$bin/$name" -max_total_time="$secs" -print_final_stats=1 \
+    -artifact_prefix="$scratch/" "${dirs[@]}" > "$scratch/$name.log" 2>&1 || {
+      echo "libFuzzer run of $name failed; log:" >&2; tail -20 "$scratch/$name.log" >&2; return 1; }
+  local e r m
+  e=$(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/$name.log")
+  r=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$scratch/$name.log")
+  m=$(sed -n 's/^stat::peak_rss_mb: *//p' "$scratch/$name.log")
+  echo "$e $r $m"
+}
+
+# run_embedded NAME -> prints "exec_per_sec rss_mb"
+run_embedded() {
+  local name="$1"
+  target/release/rseq-fuzz fuzz --json --target "$name" --time "$secs" \
+    --work "$scratch/emb" --findings "$scratch/emb-findings" > "$scratch/emb-$name.json" \
+    2> "$scratch/emb-$name.log" || {
+      echo "embedded run of $name failed:" >&2; tail -20 "$scratch/emb-$name.log" >&2; return 1; }
+  python3 - "$scratch/emb-$name.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["targets"][0]
+print(d["exec_per_sec"], d["peak_rss_mb"])
+PY
+}
+
+echo "== libFuzzer: empty target (${secs} s)" >&2
+read -r _ empty_rate empty_rss < <(run_lf bench_empty "")
+[ "${empty_rate:-0}" -gt 0 ] || { echo "empty target ran no input" >&2; exit 1; }
+
+fail=0
+table="| target | libFuzzer exec/s | % of empty | goal | peak RSS MB | embedded exec/s | embedded RSS MB |
+|---|---:|---:|---:|---:|---:|---:|
+| (empty target) | $empty_rate | 100% | | $empty_rss | | |"
+for t in "${targets[@]}"; do
+  echo "== $t: libFuzzer (${secs} s), embedded engine (${secs} s)" >&2
+  read -r _ rate rss < <(run_lf "$t" "corpus/$t")
+  read -r erate erss < <(run_embedded "$t")
+  pct=$(( rate * 100 / empty_rate ))
+  goal=$multi_goal; [ "$t" = cs_analysis ] && goal=$cs_goal
+  mark=""
+  if [ "$pct" -lt "$goal" ] || [ "$rss" -gt "$rss_goal" ] || [ "$erss" -gt "$rss_goal" ]; then
+    mark=" (missed)"; fail=1
+  fi
+  table+="
+| $t | $rate | ${pct}%$mark | ≥${goal}% | $rss | $erate | $erss |"
+done
+
+echo
+echo "Fuzzing benchmarks, $(date -u +%Y-%m-%d), ${secs} s per run, $(nproc) cores, rustc $(rustc -V | cut -d' ' -f2)"
+echo
+echo "$table"
+echo
+echo "Goals: cs_analysis ≥ ${cs_goal}% of the empty target, multi-step ≥ ${multi_goal}%, peak RSS ≤ ${rss_goal} MB."
+if [ -n "$out" ]; then
+  { echo "Fuzzing benchmarks, $(date -u +%Y-%m-%d), ${secs} s per run"; echo; echo "$table"; } > "$out"
+fi
+if [ "$check" = 1 ] && [ "$fail" = 1 ]; then
+  echo "a goal was missed" >&2
+  exit 1
+fi

@@ -1,0 +1,4 @@
+// AFL++ entry for rseq_fuzz::targets::cs_analysis (all logic lives in the library).
+fn main() {
+    afl::fuzz!(|data: &[u8]| rseq_fuzz::targets::cs_analysis(data));
+}

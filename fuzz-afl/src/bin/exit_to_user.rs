@@ -1,0 +1,4 @@
+// AFL++ entry for rseq_fuzz::targets::exit_to_user (all logic lives in the library).
+fn main() {
+    afl::fuzz!(|data: &[u8]| rseq_fuzz::targets::exit_to_user(data));
+}

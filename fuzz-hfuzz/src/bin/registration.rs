@@ -1,0 +1,6 @@
+// honggfuzz entry for rseq_fuzz::targets::registration (all logic lives in the library).
+fn main() {
+    loop {
+        honggfuzz::fuzz!(|data: &[u8]| { rseq_fuzz::targets::registration(data) });
+    }
+}

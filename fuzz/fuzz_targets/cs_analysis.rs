@@ -1,0 +1,3 @@
+#![no_main]
+// libFuzzer entry for rseq_fuzz::targets::cs_analysis (all logic lives in the library).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rseq_fuzz::targets::cs_analysis(data));
