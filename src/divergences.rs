@@ -165,6 +165,13 @@ impl<'a> Ctx<'a> {
             .iter()
             .any(|v| v.rule == rule && v.step <= step)
     }
+    /// The program changed the kernel-written fields behind the kernel's
+    /// back: stored to them, or remapped or zapped the area's page.
+    pub fn clobbered_ids(&self) -> bool {
+        self.broke("ro-field-store")
+            || self.broke("area-unmapped")
+            || self.broke("area-store-from-another-thread")
+    }
     /// The window's kernel entry was a syscall (or the task was already in
     /// the kernel): no user_irq.
     pub fn entered_by_syscall(&self) -> bool {
@@ -190,7 +197,10 @@ impl<'a> Ctx<'a> {
                 if *addr < area || *addr >= area + 32)
         })
     }
-    /// The step that closed the window was (or followed) an rseq syscall with these flags.
+    /// An rseq syscall with (or without) the unregister flag ran in this
+    /// window. The window starts at the previous observation's event: a
+    /// syscall made from the kernel first returns to user (that observation),
+    /// then runs, so it belongs to the next window.
     pub fn rseq_call_in_window(&self, unregister: bool) -> bool {
         let step = self.new_obs().map_or(0, |o| o.step);
         let from = if self.obs == 0 {
@@ -199,7 +209,7 @@ impl<'a> Ctx<'a> {
             self.new
                 .observations
                 .get(self.obs - 1)
-                .map_or(0, |o| o.step + 1)
+                .map_or(0, |o| o.step)
         };
         self.lowered
             .events
@@ -282,7 +292,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "v6.19",
         category: Category::AbiViolatingProgram,
         justification: "rseq_exit_user_update()/rseq_update_usr() write the IDs only when ids_changed; legacy rseq_update_cpu_node_id() rewrote them on every notify-resume, which only a program that clobbered them can tell (spec §6 rows 10-12, 29)",
-        applies: |c| diff_only_area(c, &IDS) && c.broke("ro-field-store"),
+        applies: |c| diff_only_area(c, &IDS) && c.clobbered_ids(),
     },
     KnownDivergence {
         id: "r-no-cs-evaluation-without-user-irq",
@@ -337,7 +347,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         justification: "with the rseq_debug key on, rseq_debug_validate_ids() compares the read-only fields with the cached IDs before every ID write and the slow path kills with force_sig(SIGSEGV); legacy CONFIG_DEBUG_RSEQ rseq_validate_ro_fields() only warned (spec §6 rows 10, 11, 29)",
         applies: |c| {
             c.new.config.debug
-                && c.broke("ro-field-store")
+                && c.clobbered_ids()
                 && Ctx::killed(c.new_obs())
                 && !Ctx::killed(c.old_obs())
         },
@@ -440,6 +450,45 @@ pub static REGISTRY: &[KnownDivergence] = &[
                 }
         },
     },
+    KnownDivergence {
+        id: "same-death-other-kill-path",
+        oracle: "differential",
+        from: "*",
+        to: "*",
+        category: Category::AbiViolatingProgram,
+        justification: "a program that broke the ABI dies of SIGSEGV on both releases, but they force it through different paths or a different number of times before it dies (force_sig() from the slow path or the debug syscall-return check, force_sigsegv() from signal delivery); nothing user space can observe differs",
+        applies: |c| {
+            let dead = |o: Option<&Observation>| {
+                o.is_some_and(|o| o.fate == Fate::Killed { sig: crate::abi::sig::SIGSEGV })
+            };
+            let d = c.diff();
+            c.nonconforming()
+                && dead(c.old_obs())
+                && dead(c.new_obs())
+                && ObsDiff {
+                    kills: false,
+                    sigsegv_handled: false,
+                    ip: false,
+                    area: Vec::new(),
+                    ..d
+                }
+                .is_empty()
+        },
+    },
+    KnownDivergence {
+        id: "rd-debug-branch-a-reads-address-zero",
+        oracle: "*",
+        from: "*",
+        to: "*",
+        category: Category::KernelBugFixedLater,
+        justification: "with the rseq_debug key on, rseq_exit_user_update() Branch A calls the section routine even when rseq_cs is 0, so it reads a descriptor at address 0 (spec §4.4, read from the code; looks unintended). With page 0 mapped, that phantom descriptor can abort the task from the fast path, while the slow path, reached when any access faults, checks csaddr == 0 first and does not: faults then change the outcome",
+        applies: |c| {
+            c.new.config.debug
+                && c.new.version != "v6.18"
+                && c.lowered.setup.mem.state(0) != crate::mem::PageState::Unmapped
+                && matches!(c.finding.oracle, "fault-transparency" | "differential")
+        },
+    },
     // ---- v6.19 -> v7.0: time-slice extension ------------------------------
     KnownDivergence {
         id: "r70-slice-ctrl-zeroed",
@@ -494,7 +543,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "v7.1",
         category: Category::AbiViolatingProgram,
         justification: "b9eac6a9d93c \"Revert to historical performance killing behaviour\": in legacy mode (rseq_len == 32) rseq_sched_switch_event() sets ids_changed on every switch-in and signal delivery forces an update, so clobbered IDs are rewritten again (spec §5.1, §6 rows 10, 12)",
-        applies: |c| c.v2_legacy_mode() && c.broke("ro-field-store") && diff_only_area(c, &IDS),
+        applies: |c| c.v2_legacy_mode() && c.clobbered_ids() && diff_only_area(c, &IDS),
     },
     KnownDivergence {
         id: "v2-legacy-mode-writes-ids-every-switch",
@@ -555,7 +604,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "v7.1",
         category: Category::AbiViolatingProgram,
         justification: "82f572449cfe \"Implement read only ABI enforcement for optimized RSEQ V2 mode\": rseq_set_ids_get_csaddr() validates cpu_id_start, cpu_id, node_id and mm_cid against the cached values before every ID write and kills through the slow path (spec §6 rows 11, 29)",
-        applies: |c| c.broke("ro-field-store") && Ctx::killed(c.new_obs()) != Ctx::killed(c.old_obs()),
+        applies: |c| c.clobbered_ids() && Ctx::killed(c.new_obs()) != Ctx::killed(c.old_obs()),
     },
 ];
 

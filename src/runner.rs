@@ -68,6 +68,7 @@ pub fn run(entry: &VersionEntry, cfg: Config, lowered: &Lowered, faultless: bool
         let needs_user = matches!(ev, Event::Syscall(_) | Event::SetIp { .. });
         if needs_user && model.current().mode != Mode::User {
             let seen = model.observations().len();
+            note_before(&mut win, &mut abi, i, &Event::ExitToUser, model.as_ref());
             model.step(i, &Event::ExitToUser);
             close_windows(&mut windows, &mut win, &abi, model.as_ref(), seen);
         }
@@ -78,7 +79,7 @@ pub fn run(entry: &VersionEntry, cfg: Config, lowered: &Lowered, faultless: bool
     }
     let seen = model.observations().len();
     let end = lowered.events.len();
-    note_entry(&mut win, &mut abi, model.as_ref(), None);
+    note_before(&mut win, &mut abi, end, &Event::ExitToUser, model.as_ref());
     model.finish(end);
     close_windows(&mut windows, &mut win, &abi, model.as_ref(), seen);
     let (observations, trace) = model.into_parts();

@@ -33,6 +33,7 @@ pub const RULES: &[&str] = &[
     "area-unmapped",
     "ip-not-user-address",
     "sigreturn-without-frame",
+    "area-store-from-another-thread",
 ];
 
 /// A rule the program broke, at a step.
@@ -248,7 +249,23 @@ impl AbiChecker {
             }
         }
         match ev {
-            Event::Store { addr, bytes } => self.store(i, *addr, bytes, reg),
+            Event::Store { addr, bytes } => {
+                // struct rseq is the thread's own: only the thread writes it,
+                // and only while it runs in user mode.
+                if task.mode != crate::kernel::Mode::User {
+                    if let Some(r) = reg {
+                        let span = u64::from(r.len).max(abi::ORIG_RSEQ_SIZE as u64);
+                        if overlaps(*addr, bytes.len() as u64, r.addr, span) {
+                            self.flag(
+                                i,
+                                "area-store-from-another-thread",
+                                format!("store at {addr:#x} while the task is in the kernel"),
+                            );
+                        }
+                    }
+                }
+                self.store(i, *addr, bytes, reg)
+            }
             Event::SetIp { ip } if *ip >= self.task_size => {
                 self.flag(i, "ip-not-user-address", format!("ip = {ip:#x}"))
             }
