@@ -371,7 +371,13 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::AbiViolatingProgram,
         justification: "on architectures without GENERIC_IRQ_ENTRY the debug syscall-return check (rseq_syscall() -> rseq_debug_update_user_cs()) has no user_irq test, so a syscall inside a valid section is aborted where legacy rseq_syscall() killed with force_sig(SIGSEGV) (spec §6 row 6b)",
         applies: |c| {
-            !c.new.config.generic_irq_entry && c.new.config.debug && c.broke("syscall-in-cs")
+            // The debug check saw the IP inside a valid section at syscall
+            // return: legacy killed, the rework aborted.
+            !c.new.config.generic_irq_entry
+                && c.new.config.debug
+                && c.nonconforming()
+                && Ctx::killed(c.old_obs())
+                && !Ctx::killed(c.new_obs())
         },
     },
     KnownDivergence {
@@ -488,6 +494,15 @@ pub static REGISTRY: &[KnownDivergence] = &[
                 && c.lowered.setup.mem.state(0) != crate::mem::PageState::Unmapped
                 && matches!(c.finding.oracle, "fault-transparency" | "differential")
         },
+    },
+    KnownDivergence {
+        id: "r-slowpath-rewrites-ids-unconditionally",
+        oracle: "fault-transparency",
+        from: "*",
+        to: "*",
+        category: Category::AbiViolatingProgram,
+        justification: "rseq_slowpath_update_usr() writes the IDs whether or not they changed, so when a fault defers the fast path (Branch A, IDs unchanged) the slow path restores IDs the program clobbered, which the fault-free fast path leaves alone; only a program that wrote the read-only fields can tell",
+        applies: |c| c.new.version != "v6.18" && c.clobbered_ids() && diff_only_area(c, &IDS),
     },
     // ---- v6.19 -> v7.0: time-slice extension ------------------------------
     KnownDivergence {

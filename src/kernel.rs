@@ -685,7 +685,8 @@ impl<V: KernelVersion> Machine<V> {
     pub fn new(cfg: Config, setup: Setup, coverage_base: usize) -> Self {
         let task = Task {
             mm: 0,
-            ip: setup.ip,
+            // The IP register is as wide as the architecture's word.
+            ip: setup.ip & abi::word_mask(cfg.arch.word_bits()),
             cpu: setup.cpu % NR_CPUS,
             mm_cid: setup.mm_cid % NR_CPUS,
             mode: Mode::User,
