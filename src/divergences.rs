@@ -408,6 +408,19 @@ pub static REGISTRY: &[KnownDivergence] = &[
         applies: |c| c.rseq_call_in_window(true) && diff_only_area(c, &[0..4]),
     },
     KnownDivergence {
+        id: "r-registration-writes-ids",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::IntendedOptimization,
+        justification: "rseq_register() in the rework writes cpu_id_start = cpu_id = RSEQ_CPU_ID_UNINITIALIZED, node_id = mm_cid = 0 in the syscall itself; legacy sys_rseq() wrote nothing and left the IDs to the exit path. Only a task that dies before its first return to user mode (or another thread, or a ptracer) sees the difference (spec §6 rows 22, 28)",
+        applies: |c| {
+            c.rseq_call_in_window(false)
+                && diff_only_area(c, &IDS)
+                && c.new_obs().is_some_and(|o| o.fate != Fate::Running)
+        },
+    },
+    KnownDivergence {
         id: "r-unregister-fault-kills",
         oracle: "differential",
         from: "v6.18",
@@ -503,6 +516,15 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::AbiViolatingProgram,
         justification: "rseq_slowpath_update_usr() writes the IDs whether or not they changed, so when a fault defers the fast path (Branch A, IDs unchanged) the slow path restores IDs the program clobbered, which the fault-free fast path leaves alone; only a program that wrote the read-only fields can tell",
         applies: |c| c.new.version != "v6.18" && c.clobbered_ids() && diff_only_area(c, &IDS),
+    },
+    KnownDivergence {
+        id: "r-slowpath-verdict-for-abi-violations",
+        oracle: "fault-transparency",
+        from: "*",
+        to: "*",
+        category: Category::AbiViolatingProgram,
+        justification: "when a fault defers the exit fast path, rseq_slowpath_update_usr() rewrites the IDs and re-evaluates the section with page faults enabled and without the fast path's Branch A shortcut; for a program that already broke the ABI (clobbered IDs, an invalid or moving descriptor, a syscall in a section) that second look can reach another verdict (kill, clear or abort) than the fault-free fast path. Conforming programs stay held to fault transparency",
+        applies: |c| c.new.version != "v6.18" && c.nonconforming(),
     },
     // ---- v6.19 -> v7.0: time-slice extension ------------------------------
     KnownDivergence {
