@@ -552,7 +552,13 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "*",
         category: Category::IntendedOptimization,
         justification: "prctl(PR_RSEQ_SLICE_EXTENSION) and rseq_slice_yield() exist from v7.0 (rseq_slice_extension_prctl(), sys_rseq_slice_yield()); earlier kernels return -EINVAL / -ENOSYS, and v7.1 returns -ENOTSUPP for a legacy-mode registration (b9eac6a9d93c, 99428157dcf3)",
-        applies: |c| c.slice_syscall_in_window() && diff_only_ret_or_slice(c),
+        // The prctl may also kill (a fault or inconsistent rseq.flags ->
+        // force_sig), so any difference in a window with one of these
+        // syscalls comes from the feature itself.
+        applies: |c| {
+            c.slice_syscall_in_window()
+                && (c.old.is_some_and(|o| o.version == "v6.19") || c.new.version == "v7.1")
+        },
     },
     // ---- v7.0 -> v7.1: the 2026 V2 fixes ----------------------------------
     KnownDivergence {
