@@ -268,20 +268,6 @@ fn diff_only_area(c: &Ctx, ranges: &[Range<usize>]) -> bool {
     c.diff().only_area_in(ranges)
 }
 
-/// Only the syscall return value and the slice bytes differ.
-fn diff_only_ret_or_slice(c: &Ctx) -> bool {
-    let d = c.diff();
-    d.area
-        .iter()
-        .all(|o| FLAGS_BYTES.contains(o) || SLICE_BYTES.contains(o))
-        && ObsDiff {
-            area: Vec::new(),
-            syscall_ret: false,
-            ..d
-        }
-        .is_empty()
-}
-
 /// The registry. Ordered by version, then by spec §6 row.
 pub static REGISTRY: &[KnownDivergence] = &[
     // ---- v6.18 -> v6.19: "rseq: Optimize exit to user space" -------------
@@ -535,6 +521,20 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::AbiViolatingProgram,
         justification: "v7.0 with the slice-extension key on zeroes slice_ctrl (U+28) on registration, every ID write, every fast-path exit and unregistration, even for 32-byte registrations where it is padding (rseq_set_ids_get_csaddr(), rseq_exit_user_update(); spec §6 row 25)",
         applies: |c| c.new.config.slice_key && diff_only_area(c, &[SLICE_BYTES]),
+    },
+    KnownDivergence {
+        id: "r70-branch-a-writes-slice-ctrl",
+        oracle: "differential",
+        from: "v6.19",
+        to: "v7.0",
+        category: Category::AbiViolatingProgram,
+        justification: "with the slice-extension key on, v7.0 rseq_exit_user_update() zeroes slice_ctrl (U+28) on every Branch A exit, so an area the program made read-only or remapped faults at the next preemption and the slow path kills, where v6.19 wrote nothing (spec §4.4, §6 rows 19, 25)",
+        applies: |c| {
+            c.new.config.slice_key
+                && c.clobbered_ids()
+                && Ctx::killed(c.new_obs())
+                && !Ctx::killed(c.old_obs())
+        },
     },
     KnownDivergence {
         id: "r70-rseq-flags-written-at-registration",

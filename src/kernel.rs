@@ -864,7 +864,11 @@ impl<V: KernelVersion> Machine<V> {
                 len,
                 flags,
                 sig,
-            } => self.with_task(cur, |k| V::sys_rseq(k, addr, len, flags, sig)),
+            } => {
+                // Syscall arguments arrive in word-sized registers.
+                let addr = addr & abi::word_mask(self.cfg.arch.word_bits());
+                self.with_task(cur, |k| V::sys_rseq(k, addr, len, flags, sig))
+            }
             Syscall::Getpid => self.next_pid - 1,
             Syscall::Sigreturn => {
                 let t = self.cur_mut();

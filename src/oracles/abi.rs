@@ -142,8 +142,11 @@ impl AbiChecker {
         if flags != 0 {
             return Some(("descriptor-flags", format!("flags = {flags:#x}")));
         }
+        // Legacy rseq_get_rseq_cs() rejects start + offset >= TASK_SIZE, so
+        // a section ending exactly at TASK_SIZE is not one a program can
+        // rely on.
         let end = start.checked_add(off);
-        if start >= self.task_size || end.is_none_or(|e| e > self.task_size) {
+        if start >= self.task_size || end.is_none_or(|e| e >= self.task_size) {
             return Some((
                 "descriptor-range",
                 format!("start_ip {start:#x} + {off:#x}"),

@@ -26,8 +26,10 @@ fn same_build(a: &Config, b: &Config) -> bool {
         && a.generic_tif_bits == b.generic_tif_bits
 }
 
-/// (old, new) index pairs: each run against the closest run of the nearest
-/// older version, preferring the same slice-extension settings.
+/// (old, new) index pairs: each run against the run of the release right
+/// before it with the same build (architecture, entry code, debug),
+/// preferring the same slice-extension settings. A run whose predecessor is
+/// not in the scenario's run set is compared with nothing.
 pub fn pairs(runs: &[Run]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (j, new) in runs.iter().enumerate() {
@@ -35,7 +37,12 @@ pub fn pairs(runs: &[Run]) -> Vec<(usize, usize)> {
         let older = runs
             .iter()
             .enumerate()
-            .filter(|(_, r)| version_rank(r.version) < rank && same_build(&r.config, &new.config))
+            // Only the release right before: every registered divergence is
+            // one kernel change, judged against the release it changed.
+            .filter(|(_, r)| {
+                version_rank(r.version).checked_add(1) == Some(rank)
+                    && same_build(&r.config, &new.config)
+            })
             .max_by_key(|(_, r)| {
                 let slice_match = (r.config.slice_extension == new.config.slice_extension) as u8
                     + (r.config.slice_key == new.config.slice_key) as u8;

@@ -29,7 +29,8 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<Finding> {
     }
     for e in &lowered.events {
         if let Event::Syscall(Syscall::Rseq { addr, len, sig, .. }) = e {
-            areas.push((*addr, u64::from(*len).max(32)));
+            let addr = addr & crate::abi::word_mask(lowered.arch.word_bits());
+            areas.push((addr, u64::from(*len).max(32)));
             sigs.push(*sig);
         }
     }
