@@ -8,7 +8,7 @@ use super::{Finding, ObsDiff};
 use crate::config::Config;
 use crate::kernel::Observation;
 use crate::runner::Run;
-use crate::trace::TraceEvent;
+use crate::trace::{function_of, TraceEvent};
 use crate::versions::VERSIONS;
 
 /// Registry position; a version outside the registry (a test double, a
@@ -67,12 +67,54 @@ pub fn first_divergence(
     let empty = Vec::new();
     let da = a.map_or(&empty, |o| &o.1.decisions);
     let db = b.map_or(&empty, |o| &o.1.decisions);
-    let n = da.len().max(db.len());
-    if let Some(i) = (0..n).find(|&i| da.get(i) != db.get(i)) {
-        return Some(format!(
+    // Two releases name partly different kernel functions: align on the
+    // functions both have, so that the first difference is a check both
+    // make (e.g. rseq_update_user_cs/ip_outside_cs | .../abort), not the
+    // first function one of them lacks.
+    let functions = |x: Option<(&Run, &Observation)>, own: &[&'static str]| -> Vec<&'static str> {
+        let names = x
+            .and_then(|(r, _)| crate::versions::find(r.version))
+            .map(|v| v.decisions);
+        names
+            .unwrap_or(own)
+            .iter()
+            .map(|d| function_of(d))
+            .collect()
+    };
+    let (fa, fb) = (functions(a, da), functions(b, db));
+    let sa: Vec<&str> = da
+        .iter()
+        .copied()
+        .filter(|d| fb.contains(&function_of(d)))
+        .collect();
+    let sb: Vec<&str> = db
+        .iter()
+        .copied()
+        .filter(|d| fa.contains(&function_of(d)))
+        .collect();
+    let n = sa.len().max(sb.len());
+    if let Some(i) = (0..n).find(|&i| sa.get(i) != sb.get(i)) {
+        let mut m = format!(
             "{} | {}",
-            da.get(i).copied().unwrap_or("(end)"),
-            db.get(i).copied().unwrap_or("(end)")
+            sa.get(i).copied().unwrap_or("(end)"),
+            sb.get(i).copied().unwrap_or("(end)")
+        );
+        // And where each release's checks ended (its verdict).
+        if da.last() != db.last() {
+            m.push_str(&format!(
+                ", ending at {} | {}",
+                da.last().copied().unwrap_or("(none)"),
+                db.last().copied().unwrap_or("(none)")
+            ));
+        }
+        return Some(m);
+    }
+    if da != db {
+        // Nothing shared differs: name where each release's checks ended.
+        return Some(format!(
+            "last {} | last {}",
+            da.last().copied().unwrap_or("(none)"),
+            db.last().copied().unwrap_or("(none)")
         ));
     }
     let accesses = |x: Option<(&Run, &Observation)>| -> Vec<String> {
