@@ -149,6 +149,20 @@ pub fn minimize_set(items: &[(PathBuf, u64, Features)]) -> Vec<usize> {
             None => break,
         }
     }
+    // Greedy can keep an input that later picks made redundant: drop those,
+    // largest first, while the union stays the same.
+    let mut order = keep.clone();
+    order.sort_by(|&a, &b| items[b].1.cmp(&items[a].1).then(b.cmp(&a)));
+    for i in order {
+        let others: Features = keep
+            .iter()
+            .filter(|&&j| j != i)
+            .flat_map(|&j| items[j].2.iter().copied())
+            .collect();
+        if items[i].2.iter().all(|f| others.contains(f)) {
+            keep.retain(|&j| j != i);
+        }
+    }
     keep.sort();
     keep
 }

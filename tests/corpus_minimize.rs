@@ -1,0 +1,98 @@
+//! Minimizing the committed corpus keeps every version's decision coverage
+//! exactly (issue 6), and merging engine outputs drops duplicates.
+
+use rseq_fuzz::corpus::{features_of, input_files, minimize_set, Features};
+use rseq_fuzz::targets::TARGETS;
+use std::path::PathBuf;
+
+fn corpus(target: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target)
+}
+
+#[test]
+fn minimizing_the_committed_corpus_preserves_decision_coverage_exactly() {
+    for t in TARGETS {
+        let files = input_files(&corpus(t.name)).expect("corpus dir");
+        assert!(!files.is_empty(), "{} has no seeds", t.name);
+        let items: Vec<(PathBuf, u64, Features)> = files
+            .iter()
+            .map(|f| {
+                let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+                (
+                    f.clone(),
+                    size,
+                    features_of(f, Some(t.name)).expect("features"),
+                )
+            })
+            .collect();
+        let before: Features = items.iter().flat_map(|i| i.2.iter().copied()).collect();
+        let keep = minimize_set(&items);
+        let after: Features = keep
+            .iter()
+            .flat_map(|&i| items[i].2.iter().copied())
+            .collect();
+        assert_eq!(before, after, "{}: minimization lost coverage", t.name);
+        assert!(keep.len() <= items.len());
+        // Every kept input adds something the others do not.
+        for &k in &keep {
+            let others: Features = keep
+                .iter()
+                .filter(|&&j| j != k)
+                .flat_map(|&j| items[j].2.iter().copied())
+                .collect();
+            assert!(
+                items[k].2.iter().any(|f| !others.contains(f)) || keep.len() == 1,
+                "{}: {} is redundant",
+                t.name,
+                items[k].0.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_cli_minimizes_and_merges_without_losing_or_duplicating() {
+    let bin = env!("CARGO_BIN_EXE_rseq-fuzz");
+    let tmp = std::env::temp_dir().join(format!("rseq-fuzz-cmin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let out = tmp.join("min").join("differential");
+    let st = std::process::Command::new(bin)
+        .args(["corpus", "minimize", "--json"])
+        .arg(corpus("differential"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(
+        st.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).expect("json");
+    assert_eq!(
+        v["before"]["decision_points"],
+        v["after"]["decision_points"]
+    );
+    assert!(v["after"]["files"].as_u64() <= v["before"]["files"].as_u64());
+    // Merging the minimized set and the full corpus twice adds each input once.
+    let merged = tmp.join("merged");
+    for _ in 0..2 {
+        let st = std::process::Command::new(bin)
+            .args(["corpus", "merge", "--into"])
+            .arg(&merged)
+            .arg(&out)
+            .arg(corpus("differential"))
+            .output()
+            .expect("run");
+        assert_eq!(st.status.code(), Some(0));
+    }
+    let n = input_files(&merged).expect("merged").len();
+    assert_eq!(
+        n,
+        input_files(&corpus("differential")).expect("corpus").len()
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
