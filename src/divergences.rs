@@ -268,6 +268,18 @@ fn diff_only_area(c: &Ctx, ranges: &[Range<usize>]) -> bool {
     c.diff().only_area_in(ranges)
 }
 
+/// Only the IP and area bytes in `ranges` differ.
+fn diff_only_area_or_ip(c: &Ctx, ranges: &[Range<usize>]) -> bool {
+    let d = c.diff();
+    d.area.iter().all(|o| ranges.iter().any(|r| r.contains(o)))
+        && ObsDiff {
+            area: Vec::new(),
+            ip: false,
+            ..d
+        }
+        .is_empty()
+}
+
 /// The registry. Ordered by version, then by spec §6 row.
 pub static REGISTRY: &[KnownDivergence] = &[
     // ---- v6.18 -> v6.19: "rseq: Optimize exit to user space" -------------
@@ -383,6 +395,15 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::AbiViolatingProgram,
         justification: "rseq_slowpath_update_usr() kills with force_sig(SIGSEGV) where legacy __rseq_handle_notify_resume() used force_sigsegv(0), and the fast path defers the kill by one loop iteration (spec §6 row 17 and the notes below the table)",
         applies: |c| c.nonconforming() && Ctx::killed(c.old_obs()) && Ctx::killed(c.new_obs()),
+    },
+    KnownDivergence {
+        id: "r-no-event-mask",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "legacy rseq_need_restart() aborts only when the event mask (preempt, signal, migrate) is non-zero, and a bare TIF_NOTIFY_RESUME (failed execve, registration) sets no bit; the rework has no event mask, and on architectures without GENERIC_IRQ_ENTRY its slow path evaluates the section whenever it runs. Only a program inside a section in a syscall (which the ABI forbids) sees the abort",
+        applies: |c| c.broke("syscall-in-cs") && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES]),
     },
     KnownDivergence {
         id: "r-unregister-writes-cpu-id-start-uninitialized",
@@ -577,7 +598,9 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "v7.1",
         category: Category::KernelBugFixedLater,
         justification: "2cb68e45120d \"Set rseq::cpu_id_start to 0 on unregistration\": rseq_reset_ids() writes 0, a possible CPU, where v6.19/v7.0 wrote RSEQ_CPU_ID_UNINITIALIZED (spec §6 row 20)",
-        applies: |c| c.rseq_call_in_window(true) && diff_only_area(c, &[0..4]),
+        // v7.0 also zeroed slice_ctrl on unregistration (key on), which
+        // V2 does only in optimized mode.
+        applies: |c| c.rseq_call_in_window(true) && diff_only_area(c, &[0..4, SLICE_BYTES]),
     },
     KnownDivergence {
         id: "v2-legacy-mode-rewrites-ids",
