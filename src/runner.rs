@@ -110,7 +110,9 @@ fn note_before(win: &mut Window, abi: &mut AbiChecker, i: usize, ev: &Event, mod
                 win.membarrier = true;
             }
         }
-        Event::Interrupt | Event::Signal { .. } | Event::SliceTimer => {
+        // From user mode each of these enters the kernel by an interrupt
+        // (Machine::ensure_kernel), NeedResched too: the IRQ that sets it.
+        Event::Interrupt | Event::Signal { .. } | Event::SliceTimer | Event::NeedResched => {
             note_entry(win, abi, model, Some(false))
         }
         Event::SwitchOut => {
