@@ -255,9 +255,14 @@ fn findings(s: &Scenario, runs: Vec<(&'static VersionEntry, Config)>) -> Vec<ora
 
 fn fired(s: &Scenario, e: &'static VersionEntry, oracle: &str) -> oracles::Finding {
     let f = findings(s, vec![(e, x86())]);
-    f.into_iter()
+    let f = f
+        .into_iter()
         .find(|f| f.oracle == oracle)
-        .unwrap_or_else(|| panic!("oracle {oracle} did not fire on {}", e.name))
+        .unwrap_or_else(|| panic!("oracle {oracle} did not fire on {}", e.name));
+    // A finding's panic message is one line: engines and CI logs are grepped.
+    let msg = f.panic_message();
+    assert!(!msg.contains('\n'), "multi-line panic message: {msg}");
+    f
 }
 
 #[test]
@@ -540,4 +545,25 @@ fn seventeen_pending_signals_are_no_livelock_on_any_version() {
         .filter(|e| matches!(e, rseq_fuzz::trace::TraceEvent::SignalFrame { .. }))
         .count()
         >= 17));
+}
+
+#[test]
+fn need_resched_from_user_mode_is_an_interrupt_entry() {
+    // Regression (found by honggfuzz on exit_to_user): the IRQ that sets
+    // need-resched enters from user mode like any interrupt, so on arm64 as
+    // in v6.19 (user_irq never noted) the debug kill of a preempted section
+    // is the registered kernel bug, not a contract finding.
+    let text = include_str!("scenarios/arm64_need_resched_in_cs.json");
+    let s = Scenario::from_json(text).expect("scenario");
+    let report = oracles::check(&s, &Options::default()).expect("check");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    let run = &report.runs[0];
+    let w = run.windows.last().expect("a window");
+    assert!(!w.entry_syscall);
+    assert_eq!(w.entry_ip, Some(s.layout.cs_start + 16));
+    assert!(w.cs_at_entry.is_some());
+    assert!(report
+        .explained
+        .iter()
+        .any(|f| f.oracle == "contract" && f.explained_by == Some("arm64-user-irq-never-noted")));
 }
