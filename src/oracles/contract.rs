@@ -87,8 +87,9 @@ fn violated(o: &Observation, w: &Window, lowered: &Lowered) -> Option<String> {
                 .is_some_and(|r| r.addr == lowered.layout.area)
                 && cleared != Some(0)
             {
+                let cleared = cleared.map_or("unreadable".to_string(), |v| format!("{v:#x}"));
                 return Some(format!(
-                    "aborted to {:#x} but rseq_cs is {cleared:#x?}, not 0",
+                    "aborted to {:#x} but rseq_cs is {cleared}, not 0",
                     cs.abort
                 ));
             }

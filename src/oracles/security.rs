@@ -72,14 +72,23 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<Finding> {
                     match check {
                         Some((Some(v), Ok(()))) if sigs.contains(&(v as u32)) => {}
                         Some((v, _)) => {
+                            // One line: a panic message is grepped from logs.
+                            let read =
+                                v.map_or("nothing (fault)".to_string(), |v| format!("{v:#x}"));
+                            let sigs: Vec<String> =
+                                sigs.iter().map(|s| format!("{s:#x}")).collect();
                             return vec![finding(step, format!(
-                                "abort to {ip:#x} although the word at {sig_addr:#x} read as {v:#x?}, not a registered signature {sigs:#x?}"
-                            ))]
+                                "abort to {ip:#x} although the word at {sig_addr:#x} read as {read}, not a registered signature [{}]",
+                                sigs.join(", ")
+                            ))];
                         }
                         None => {
-                            return vec![finding(step, format!(
+                            return vec![finding(
+                                step,
+                                format!(
                                 "abort to {ip:#x} without reading the signature at {sig_addr:#x}"
-                            ))]
+                            ),
+                            )]
                         }
                     }
                 }
