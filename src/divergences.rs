@@ -117,6 +117,9 @@ pub struct Ctx<'a> {
 }
 
 const IDS: [Range<usize>; 2] = [0..8, 20..28];
+/// struct rseq's cpu_id_start field, as area byte ranges.
+#[allow(clippy::single_range_in_vec_init)] // a list of ranges that has one
+const CPU_ID_START: [Range<usize>; 1] = [0..4];
 /// The ABI rules about the descriptor a non-zero rseq_cs points to.
 const DESCRIPTOR_RULES: [&str; 9] = [
     "rseq-cs-not-user-address",
@@ -134,6 +137,15 @@ const FLAGS_BYTES: Range<usize> = 16..20;
 const SLICE_BYTES: Range<usize> = 28..32;
 
 impl<'a> Ctx<'a> {
+    /// Where the two runs' traces part at this observation (differential
+    /// and fault-transparency candidates; None for single-run oracles).
+    pub fn first_divergence(&self) -> Option<String> {
+        let old = self.old?;
+        crate::oracles::differential::first_divergence(
+            self.old_obs().map(|o| (old, o)),
+            self.new_obs().map(|o| (self.new, o)),
+        )
+    }
     pub fn new_obs(&self) -> Option<&'a Observation> {
         self.new.observations.get(self.obs)
     }
@@ -412,7 +424,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "v6.19",
         category: Category::KernelBugFixedLater,
         justification: "rseq_reset_ids() in v6.19 writes RSEQ_CPU_ID_UNINITIALIZED to cpu_id_start, which the ABI says is always a possible CPU; fixed by 2cb68e45120d \"Set rseq::cpu_id_start to 0 on unregistration\" (spec §6 row 20)",
-        applies: |c| c.rseq_call_in_window(true) && diff_only_area(c, &[0..4]),
+        applies: |c| c.rseq_call_in_window(true) && diff_only_area(c, &CPU_ID_START),
     },
     KnownDivergence {
         id: "r-registration-writes-ids",

@@ -64,7 +64,10 @@ pub fn find(name: &str) -> Option<&'static Target> {
 /// environment.
 fn env_options() -> Options {
     static ENV: OnceLock<Options> = OnceLock::new();
-    *ENV.get_or_init(Options::from_env)
+    *ENV.get_or_init(|| Options {
+        describe_explained: false,
+        ..Options::from_env()
+    })
 }
 
 fn all_options() -> Options {

@@ -42,6 +42,11 @@ pub struct Options {
     pub differential: bool,
     /// Fail only on findings of this oracle (see [`ONLY_ORACLE_ENV`]).
     pub only_oracle: Option<&'static str>,
+    /// Also name where the traces part for divergences the registry
+    /// explains. The CLI shows it; the fuzz targets drop explained
+    /// divergences unread, and aligning two traces is most of the cost of
+    /// checking a cs_analysis input, so they turn it off.
+    pub describe_explained: bool,
 }
 
 impl Default for Options {
@@ -54,6 +59,7 @@ impl Default for Options {
             fault_transparency: true,
             differential: true,
             only_oracle: None,
+            describe_explained: true,
         }
     }
 }
@@ -261,7 +267,14 @@ pub fn check_runs(
     let mut explained = Vec::new();
     for (mut f, cand) in candidates {
         let ctx = cand.bind(&runs, &references, &lowered, &f);
-        f.explained_by = divergences::explain(&ctx);
+        let explained_by = divergences::explain(&ctx);
+        let first = if explained_by.is_none() || opts.strict || opts.describe_explained {
+            ctx.first_divergence()
+        } else {
+            None
+        };
+        f.explained_by = explained_by;
+        f.first_divergence = first;
         match (f.explained_by, opts.strict) {
             (Some(_), false) => explained.push(f),
             _ => findings.push(f),
