@@ -988,14 +988,12 @@ impl<V: KernelVersion> Machine<V> {
             Event::SetHandler {
                 sig: signo,
                 installed,
-            } => {
-                if signo < 64 {
-                    let t = self.cur_mut();
-                    if installed {
-                        t.handlers |= 1u64 << signo;
-                    } else {
-                        t.handlers &= !(1u64 << signo);
-                    }
+            } if signo < 64 => {
+                let t = self.cur_mut();
+                if installed {
+                    t.handlers |= 1u64 << signo;
+                } else {
+                    t.handlers &= !(1u64 << signo);
                 }
             }
             Event::Mmap { addr, state } => {
