@@ -15,7 +15,7 @@ fn read(rel: &str) -> String {
 
 /// (directory, file that is allowed without a target)
 const ENGINES: [(&str, &[&str]); 3] = [
-    ("fuzz/fuzz_targets", &["bench_empty"]),
+    ("fuzz/fuzz_targets", &["bench_empty", "live_kernel"]),
     ("fuzz-afl/src/bin", &[]),
     ("fuzz-hfuzz/src/bin", &[]),
 ];
@@ -85,5 +85,19 @@ fn engine_crates_keep_overflow_checks_and_the_canary() {
             "{manifest}"
         );
         assert!(text.contains("default-features = false"), "{manifest}");
+    }
+}
+
+#[test]
+fn live_kernel_target_is_thin_and_kept_out_of_oss_fuzz() {
+    let text = read("fuzz/fuzz_targets/live_kernel.rs");
+    assert!(text.contains("rseq_fuzz::live::live_kernel_target(data)"));
+    let manifest = read("fuzz/Cargo.toml");
+    assert!(manifest.contains("name = \"live_kernel\"\npath = \"fuzz_targets/live_kernel.rs\""));
+    for script in ["oss-fuzz/build.sh", "oss-fuzz/check"] {
+        assert!(
+            read(script).contains("-e '^live_kernel$'"),
+            "{script} does not leave live_kernel out of the OSS-Fuzz targets"
+        );
     }
 }
