@@ -135,10 +135,27 @@ case "$engine" in
 esac
 took=$(( $(date +%s) - start ))
 
+# The inputs an engine saved as findings.
+finding_files() {
+  case "$engine" in
+    libfuzzer) find "$work/artifacts" -type f ;;
+    afl) find "$work/out/default/crashes" -type f -name 'id:*' 2>/dev/null ;;
+    honggfuzz) find "$work/ws/$target" -maxdepth 1 -type f -name '*.fuzz' ;;
+    embedded) find "$work/findings" -type f ! -name '*.txt' ! -name '*.json' 2>/dev/null ;;
+  esac | sort | head -3
+}
+
 if [ "$found" = 1 ]; then
   echo "$engine $target: found after ${took} s ($info)"
   if [ "$expect" = 0 ]; then
-    echo "--- log tail ($work/log):" >&2; tail -40 "$work/log" >&2
+    echo "--- log tail ($work/log):" >&2; tail -20 "$work/log" >&2
+    # The scratch directory goes when this script ends: print each finding's
+    # oracle verdict and the input itself, so that the log reproduces it
+    # (base64 -d > f; rseq-fuzz explain --target T f).
+    for f in $(finding_files); do
+      echo "--- finding $(basename "$f"), base64:" >&2; base64 -w0 "$f" >&2; echo >&2
+      cargo run -q --release "${features[@]}" -- run --target "$target" "$f" 2>&1 | grep -E '^ *FINDING' | head -3 >&2 || true
+    done
     exit 1
   fi
 else
