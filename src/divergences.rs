@@ -209,6 +209,23 @@ impl<'a> Ctx<'a> {
                 if *addr < area || *addr >= area + 32)
         })
     }
+    /// The exit fast path's slice_ctrl write (`rseq_exit_user_update()`,
+    /// U+28 of the registered area) faulted in this window, so the exit went
+    /// to the slow path.
+    pub fn fast_path_slice_write_faulted(run: &Run, obs: usize) -> bool {
+        let Some(area) = run.observations.get(obs).and_then(|o| o.registration) else {
+            return false;
+        };
+        Self::trace_window(run, obs).iter().any(|e| {
+            matches!(e, TraceEvent::Access {
+                function: "rseq_exit_user_update",
+                kind: AccessKind::Write,
+                addr,
+                result: Err(_),
+                ..
+            } if *addr == area.addr + crate::abi::rseq::SLICE_CTRL)
+        })
+    }
     /// An rseq syscall with (or without) the unregister flag ran in this
     /// window. The window starts at the previous observation's event: a
     /// syscall made from the kernel first returns to user (that observation),
@@ -561,12 +578,13 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "v6.19",
         to: "v7.0",
         category: Category::AbiViolatingProgram,
-        justification: "with the slice-extension key on, v7.0 rseq_exit_user_update() zeroes slice_ctrl (U+28) on every Branch A exit, so an area the program made read-only or remapped faults at the next preemption and the slow path kills, where v6.19 wrote nothing (spec §4.4, §6 rows 19, 25)",
+        justification: "with the slice-extension key on, v7.0 rseq_exit_user_update() zeroes slice_ctrl (U+28) on every Branch A exit, where v6.19 wrote nothing. On an area the program made read-only or remapped, that write faults under pagefault_disable() and rseq_slowpath_update_usr() takes over: it kills when the area cannot be written, and otherwise rewrites every ID, restoring IDs the remap had zeroed that v6.19's Branch A left alone (spec §4.4, §6 rows 19, 25)",
         applies: |c| {
             c.new.config.slice_key
                 && c.clobbered_ids()
-                && Ctx::killed(c.new_obs())
-                && !Ctx::killed(c.old_obs())
+                && ((Ctx::killed(c.new_obs()) && !Ctx::killed(c.old_obs()))
+                    || (Ctx::fast_path_slice_write_faulted(c.new, c.obs)
+                        && diff_only_area(c, &IDS)))
         },
     },
     KnownDivergence {

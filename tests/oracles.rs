@@ -567,3 +567,35 @@ fn need_resched_from_user_mode_is_an_interrupt_entry() {
         .iter()
         .any(|f| f.oracle == "contract" && f.explained_by == Some("arm64-user-irq-never-noted")));
 }
+
+#[test]
+fn v70_slice_write_fault_on_a_remapped_area_is_the_registered_divergence() {
+    // Regression (found by honggfuzz on registration): the program remapped
+    // its area (IDs zeroed); v7.0's Branch A slice_ctrl write faults on the
+    // COW page, and the slow path rewrites every ID where v6.19 wrote none.
+    let text = include_str!("scenarios/v70_slice_write_fault_on_remapped_area.json");
+    let s = Scenario::from_json(text).expect("scenario");
+    let report = oracles::check(&s, &Options::default()).expect("check");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    let f = report
+        .explained
+        .iter()
+        .find(|f| f.explained_by == Some("r70-branch-a-writes-slice-ctrl"))
+        .expect("explained by r70-branch-a-writes-slice-ctrl");
+    assert_eq!(f.oracle, "differential");
+    assert!(
+        f.message.contains("struct rseq bytes [0, 4, 20, 24]"),
+        "{}",
+        f.message
+    );
+    // Strict mode reports it.
+    let strict = Options {
+        strict: true,
+        ..Options::default()
+    };
+    let report = oracles::check(&s, &strict).expect("check");
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.explained_by == Some("r70-branch-a-writes-slice-ctrl")));
+}
