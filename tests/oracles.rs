@@ -531,9 +531,7 @@ fn seventeen_pending_signals_are_no_livelock_on_any_version() {
     // Regression: v7.0/v7.1 counted signal-delivering passes against the
     // exit-loop bound and reported a false livelock.
     let text = include_str!("scenarios/seventeen_signals_pending.json");
-    let s = Scenario::from_json(text).expect("scenario");
-    let report = oracles::check(&s, &Options::default()).expect("check");
-    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    let (_, report) = check_clean(text);
     assert!(report
         .runs
         .iter()
@@ -554,9 +552,7 @@ fn need_resched_from_user_mode_is_an_interrupt_entry() {
     // in v6.19 (user_irq never noted) the debug kill of a preempted section
     // is the registered kernel bug, not a contract finding.
     let text = include_str!("scenarios/arm64_need_resched_in_cs.json");
-    let s = Scenario::from_json(text).expect("scenario");
-    let report = oracles::check(&s, &Options::default()).expect("check");
-    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    let (s, report) = check_clean(text);
     let run = &report.runs[0];
     let w = run.windows.last().expect("a window");
     assert!(!w.entry_syscall);
@@ -574,9 +570,7 @@ fn v70_slice_write_fault_on_a_remapped_area_is_the_registered_divergence() {
     // its area (IDs zeroed); v7.0's Branch A slice_ctrl write faults on the
     // COW page, and the slow path rewrites every ID where v6.19 wrote none.
     let text = include_str!("scenarios/v70_slice_write_fault_on_remapped_area.json");
-    let s = Scenario::from_json(text).expect("scenario");
-    let report = oracles::check(&s, &Options::default()).expect("check");
-    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    let (s, report) = check_clean(text);
     let f = report
         .explained
         .iter()
@@ -598,4 +592,13 @@ fn v70_slice_write_fault_on_a_remapped_area_is_the_registered_divergence() {
         .findings
         .iter()
         .any(|f| f.explained_by == Some("r70-branch-a-writes-slice-ctrl")));
+}
+
+/// A regression scenario: parse it, check it with the default options, and
+/// require that no oracle reports a finding.
+fn check_clean(json: &str) -> (Scenario, oracles::Report) {
+    let s = Scenario::from_json(json).expect("scenario");
+    let report = oracles::check(&s, &Options::default()).expect("check");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    (s, report)
 }
