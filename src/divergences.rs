@@ -466,6 +466,20 @@ pub static REGISTRY: &[KnownDivergence] = &[
         applies: |c| c.rseq_call_in_window(true) && c.broke("area-unmapped") || c.rseq_call_in_window(true) && c.nonconforming(),
     },
     KnownDivergence {
+        id: "r-area-at-null-is-live",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "sys_rseq() accepts an area at address 0 (aligned, access_ok) on every release. Legacy keys every later path on t->rseq != NULL (rseq_set_notify_resume(), rseq_handle_notify_resume(), rseq_signal_deliver(), rseq_syscall()), so such an area is never updated or checked; the rework keys exit work on rseq.event.has_rseq, which sys_rseq() sets, so it writes the IDs at address 0 and kills when that page goes away",
+        applies: |c| {
+            let at_null = |o: Option<&Observation>| {
+                o.and_then(|o| o.registration).is_some_and(|r| r.addr == 0)
+            };
+            c.broke("registration-misuse") && (at_null(c.new_obs()) || at_null(c.old_obs()))
+        },
+    },
+    KnownDivergence {
         id: "r-registration-checks",
         oracle: "differential",
         from: "*",

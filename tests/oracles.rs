@@ -602,3 +602,37 @@ fn check_clean(json: &str) -> (Scenario, oracles::Report) {
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
     (s, report)
 }
+
+#[test]
+fn an_area_registered_at_null_is_ignored_by_legacy_and_live_in_the_rework() {
+    // Regression (found by the embedded engine on differential): sys_rseq
+    // accepts an area at address 0; v6.18 then treats the task as not
+    // registered, v6.19 writes IDs there and kills when page 0 goes away.
+    let text = include_str!("scenarios/legacy_ignores_area_at_null.json");
+    let (_, report) = check_clean(text);
+    assert!(report.explained.iter().any(|f| f.oracle == "differential"
+        && f.explained_by == Some("r-area-at-null-is-live")
+        && f.runs[0].starts_with("v6.18/")
+        && f.runs[1].starts_with("v6.19/")));
+    // v6.18 never writes user memory for it; v6.19 writes the IDs at 0.
+    let wrote_at_null = |version: &str| {
+        report
+            .runs
+            .iter()
+            .filter(|r| r.version == version)
+            .any(|r| {
+                r.trace.events.iter().any(|e| {
+                    matches!(
+                        e,
+                        rseq_fuzz::trace::TraceEvent::Access {
+                            kind: rseq_fuzz::mem::AccessKind::Write,
+                            addr: 0,
+                            ..
+                        }
+                    )
+                })
+            })
+    };
+    assert!(!wrote_at_null("v6.18"));
+    assert!(wrote_at_null("v6.19"));
+}
