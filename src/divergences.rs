@@ -231,6 +231,13 @@ impl<'a> Ctx<'a> {
     /// syscall made from the kernel first returns to user (that observation),
     /// then runs, so it belongs to the next window.
     pub fn rseq_call_in_window(&self, unregister: bool) -> bool {
+        self.events_in_window()
+            .iter()
+            .any(|e| matches!(e, Event::Syscall(Syscall::Rseq { flags, .. }) if (flags & 1 == 1) == unregister))
+    }
+    /// The scenario's events from the previous observation's event to this
+    /// one's (see [`Ctx::rseq_call_in_window`]).
+    fn events_in_window(&self) -> &[Event] {
         let step = self.new_obs().map_or(0, |o| o.step);
         let from = if self.obs == 0 {
             0
@@ -244,8 +251,20 @@ impl<'a> Ctx<'a> {
             .events
             .get(from..=step.min(self.lowered.events.len().saturating_sub(1)))
             .unwrap_or(&[])
+    }
+    /// A rt_sigreturn ran in this window.
+    pub fn sigreturn_in_window(&self) -> bool {
+        self.events_in_window()
             .iter()
-            .any(|e| matches!(e, Event::Syscall(Syscall::Rseq { flags, .. }) if (flags & 1 == 1) == unregister))
+            .any(|e| matches!(e, Event::Syscall(Syscall::Sigreturn)))
+    }
+    /// The saved IPs of every signal frame the run built up to this return.
+    pub fn frame_ips(run: &Run, obs: usize) -> Vec<u64> {
+        run.windows
+            .iter()
+            .take(obs + 1)
+            .flat_map(|w| w.frames.iter().map(|&(_, ip)| ip))
+            .collect()
     }
     /// The new run registered in V2 legacy mode (rseq_len == 32, or an
     /// architecture without GENERIC_IRQ_ENTRY).
@@ -464,6 +483,27 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::AbiViolatingProgram,
         justification: "sys_rseq() unregistration: a fault in rseq_reset_ids() now raises force_sig(SIGSEGV) besides returning -EFAULT (spec §6 row 21)",
         applies: |c| c.rseq_call_in_window(true) && c.broke("area-unmapped") || c.rseq_call_in_window(true) && c.nonconforming(),
+    },
+    KnownDivergence {
+        id: "sigreturn-to-a-frame-saved-differently",
+        oracle: "differential",
+        from: "*",
+        to: "*",
+        category: Category::AbiViolatingProgram,
+        justification: "rt_sigreturn resumes at the IP saved in the signal frame, and the releases save different IPs for a program that broke the ABI at signal delivery (a syscall inside a section, a descriptor stored behind the kernel's back): legacy rseq_signal_deliver() runs rseq_ip_fixup() whenever the event mask is set and aborts in the frame, the rework's __rseq_signal_deliver() evaluates the section only after a user interrupt (spec §6 rows 6, 15). The difference is the one the delivery made, seen late",
+        applies: |c| {
+            let resumed_at_own_frame = |run: &Run, o: Option<&Observation>| {
+                o.is_some_and(|o| Ctx::frame_ips(run, c.obs).contains(&o.ip))
+            };
+            c.nonconforming()
+                && c.sigreturn_in_window()
+                && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES])
+                && c.old.is_some_and(|old| {
+                    resumed_at_own_frame(old, c.old_obs())
+                        && resumed_at_own_frame(c.new, c.new_obs())
+                        && Ctx::frame_ips(old, c.obs) != Ctx::frame_ips(c.new, c.obs)
+                })
+        },
     },
     KnownDivergence {
         id: "r-area-at-null-is-live",

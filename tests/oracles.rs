@@ -571,11 +571,7 @@ fn v70_slice_write_fault_on_a_remapped_area_is_the_registered_divergence() {
     // COW page, and the slow path rewrites every ID where v6.19 wrote none.
     let text = include_str!("scenarios/v70_slice_write_fault_on_remapped_area.json");
     let (s, report) = check_clean(text);
-    let f = report
-        .explained
-        .iter()
-        .find(|f| f.explained_by == Some("r70-branch-a-writes-slice-ctrl"))
-        .expect("explained by r70-branch-a-writes-slice-ctrl");
+    let f = explained_as(&report, "r70-branch-a-writes-slice-ctrl");
     assert_eq!(f.oracle, "differential");
     assert!(
         f.message.contains("struct rseq bytes [0, 4, 20, 24]"),
@@ -635,4 +631,26 @@ fn an_area_registered_at_null_is_ignored_by_legacy_and_live_in_the_rework() {
     };
     assert!(!wrote_at_null("v6.18"));
     assert!(wrote_at_null("v6.19"));
+}
+
+#[test]
+fn sigreturn_to_a_frame_each_release_saved_differently_is_registered() {
+    // Regression (found by the embedded engine on differential): a
+    // descriptor stored while the task was in a syscall; the debug check
+    // forces SIGSEGV, legacy's signal delivery aborts in the frame, the
+    // rework's does not, and rt_sigreturn shows the difference later.
+    let text = include_str!("scenarios/sigreturn_to_frames_saved_differently.json");
+    let (_, report) = check_clean(text);
+    let f = explained_as(&report, "sigreturn-to-a-frame-saved-differently");
+    assert!(f.message.contains("differs in ip"), "{}", f.message);
+    assert!(f.runs[0].starts_with("v6.18/") && f.runs[1].starts_with("v6.19/"));
+}
+
+/// The first candidate finding the registry entry `id` explained.
+fn explained_as<'a>(report: &'a oracles::Report, id: &str) -> &'a oracles::Finding {
+    report
+        .explained
+        .iter()
+        .find(|f| f.explained_by == Some(id))
+        .unwrap_or_else(|| panic!("nothing explained by {id}: {:#?}", report.explained))
 }
