@@ -252,6 +252,39 @@ impl<'a> Ctx<'a> {
             .get(from..=step.min(self.lowered.events.len().saturating_sub(1)))
             .unwrap_or(&[])
     }
+    /// The run's section routines read a descriptor field from the
+    /// registered area's bytes `ranges` in this window: the program pointed
+    /// rseq_cs into its own struct rseq.
+    pub fn descriptor_read_from_area(run: &Run, obs: usize, ranges: &[Range<usize>]) -> bool {
+        let Some(area) = run.observations.get(obs).and_then(|o| o.registration) else {
+            return false;
+        };
+        Self::trace_window(run, obs).iter().any(|e| match e {
+            TraceEvent::Access {
+                function,
+                kind: AccessKind::Read,
+                addr,
+                width,
+                ..
+            } if function.contains("user_cs") || function.contains("rseq_get_rseq_cs") => {
+                let (lo, hi) = (*addr, addr.wrapping_add(u64::from(*width)));
+                ranges.iter().any(|r| {
+                    let (a, b) = (area.addr + r.start as u64, area.addr + r.end as u64);
+                    lo < b && a < hi
+                })
+            }
+            _ => false,
+        })
+    }
+    /// The two runs' areas differ in the bytes `r` at this return.
+    pub fn areas_differ_in(&self, r: Range<usize>) -> bool {
+        let bytes = |o: Option<&Observation>| {
+            o.and_then(|o| o.area.as_ref())
+                .and_then(|a| a.get(r.clone()))
+                .map(<[u8]>::to_vec)
+        };
+        bytes(self.old_obs()) != bytes(self.new_obs())
+    }
     /// A rt_sigreturn ran in this window.
     pub fn sigreturn_in_window(&self) -> bool {
         self.events_in_window()
@@ -649,6 +682,21 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::IntendedOptimization,
         justification: "v7.0 rseq_register() writes the slice-extension feature bits into rseq.flags (U+16) (spec §4.11, §6 row 22)",
         applies: |c| diff_only_area(c, &[FLAGS_BYTES, SLICE_BYTES]),
+    },
+    KnownDivergence {
+        id: "descriptor-inside-the-area-reads-kernel-bytes",
+        oracle: "differential",
+        from: "*",
+        to: "*",
+        category: Category::AbiViolatingProgram,
+        justification: "a program that points rseq_cs into its own struct rseq makes the section routines read rseq.flags (U+16) or slice_ctrl (U+28) as descriptor fields; v7.0 rseq_register() writes the slice-extension bits into flags and zeroes slice_ctrl, and V2 legacy mode does not (r70-rseq-flags-written-at-registration, v2-legacy-mode-no-slice-bits), so the same program reads a different descriptor and is aborted, cleared or killed differently",
+        applies: |c| {
+            let kernel_bytes = [FLAGS_BYTES, SLICE_BYTES];
+            c.nonconforming()
+                && (c.areas_differ_in(FLAGS_BYTES) || c.areas_differ_in(SLICE_BYTES))
+                && (Ctx::descriptor_read_from_area(c.new, c.obs, &kernel_bytes)
+                    || c.old.is_some_and(|o| Ctx::descriptor_read_from_area(o, c.obs, &kernel_bytes)))
+        },
     },
     KnownDivergence {
         id: "r70-slice-syscalls",

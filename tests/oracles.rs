@@ -654,3 +654,15 @@ fn explained_as<'a>(report: &'a oracles::Report, id: &str) -> &'a oracles::Findi
         .find(|f| f.explained_by == Some(id))
         .unwrap_or_else(|| panic!("nothing explained by {id}: {:#?}", report.explained))
 }
+
+#[test]
+fn a_descriptor_inside_the_area_reads_the_bytes_v70_writes() {
+    // Regression (found by the embedded engine on differential): rseq_cs
+    // points into struct rseq itself, so the descriptor's start_ip overlaps
+    // rseq.flags, which v7.0 writes at registration and v6.19 does not.
+    let text = include_str!("scenarios/descriptor_inside_the_area.json");
+    let (_, report) = check_clean(text);
+    let f = explained_as(&report, "descriptor-inside-the-area-reads-kernel-bytes");
+    assert!(f.message.contains("differs in fate"), "{}", f.message);
+    assert!(f.runs[0].starts_with("v6.19/") && f.runs[1].starts_with("v7.0/"));
+}
