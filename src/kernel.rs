@@ -683,10 +683,13 @@ pub struct Machine<V: KernelVersion> {
 
 impl<V: KernelVersion> Machine<V> {
     pub fn new(cfg: Config, setup: Setup, coverage_base: usize) -> Self {
+        // The IP register is as wide as the architecture's word, and so is
+        // every address the task can be made to run at: the initial IP, the
+        // signal handler and the entry point execve() jumps to.
+        let word = abi::word_mask(cfg.arch.word_bits());
         let task = Task {
             mm: 0,
-            // The IP register is as wide as the architecture's word.
-            ip: setup.ip & abi::word_mask(cfg.arch.word_bits()),
+            ip: setup.ip & word,
             cpu: setup.cpu % NR_CPUS,
             mm_cid: setup.mm_cid % NR_CPUS,
             mode: Mode::User,
@@ -699,12 +702,12 @@ impl<V: KernelVersion> Machine<V> {
             fate: Fate::Running,
             syscall_ret: None,
             livelock: false,
-            handler_ip: setup.handler_ip,
+            handler_ip: setup.handler_ip & word,
             in_syscall: None,
         };
         Machine {
             cfg,
-            exec_entry_ip: setup.exec_entry_ip,
+            exec_entry_ip: setup.exec_entry_ip & word,
             area: setup.area,
             area_len: setup.area_len,
             tasks: vec![(task, V::TaskState::default())],

@@ -666,3 +666,23 @@ fn a_descriptor_inside_the_area_reads_the_bytes_v70_writes() {
     assert!(f.message.contains("differs in fate"), "{}", f.message);
     assert!(f.runs[0].starts_with("v6.19/") && f.runs[1].starts_with("v7.0/"));
 }
+
+#[test]
+fn a_32_bit_task_never_runs_above_4_gib() {
+    // Regression (found by the embedded engine on differential): execve()
+    // jumped to a 64-bit entry point on arm32, where v6.19 truncates the IP
+    // to unsigned long and v7.0 does not, so the two disagreed about a
+    // section. The machine now masks every IP it sets to the word size.
+    let text = include_str!("scenarios/arm32_execve_entry_is_word_sized.json");
+    let (s, report) = check_clean(text);
+    assert!(
+        s.layout.code > u64::from(u32::MAX),
+        "the scenario must test it"
+    );
+    for run in &report.runs {
+        assert_eq!(run.config.arch.word_bits(), 32);
+        for o in &run.observations {
+            assert!(o.ip <= u64::from(u32::MAX), "{} at {:#x}", run.name(), o.ip);
+        }
+    }
+}
