@@ -291,6 +291,22 @@ impl<'a> Ctx<'a> {
             .iter()
             .any(|e| matches!(e, Event::Syscall(Syscall::Sigreturn)))
     }
+    /// A rt_sigreturn in this window resumed each run at one of its own
+    /// saved frame IPs, the runs saved different ones, and nothing else
+    /// differs: the divergence was made when a signal was delivered, in an
+    /// earlier window, and is seen only now.
+    pub fn sigreturn_to_differing_frames(&self) -> bool {
+        let resumed_at_own_frame = |run: &Run, o: Option<&Observation>| {
+            o.is_some_and(|o| Ctx::frame_ips(run, self.obs).contains(&o.ip))
+        };
+        self.sigreturn_in_window()
+            && diff_only_area_or_ip(self, &[RSEQ_CS_BYTES])
+            && self.old.is_some_and(|old| {
+                resumed_at_own_frame(old, self.old_obs())
+                    && resumed_at_own_frame(self.new, self.new_obs())
+                    && Ctx::frame_ips(old, self.obs) != Ctx::frame_ips(self.new, self.obs)
+            })
+    }
     /// The saved IPs of every signal frame the run built up to this return.
     pub fn frame_ips(run: &Run, obs: usize) -> Vec<u64> {
         run.windows
@@ -524,19 +540,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "*",
         category: Category::AbiViolatingProgram,
         justification: "rt_sigreturn resumes at the IP saved in the signal frame, and the releases save different IPs for a program that broke the ABI at signal delivery (a syscall inside a section, a descriptor stored behind the kernel's back): legacy rseq_signal_deliver() runs rseq_ip_fixup() whenever the event mask is set and aborts in the frame, the rework's __rseq_signal_deliver() evaluates the section only after a user interrupt (spec §6 rows 6, 15). The difference is the one the delivery made, seen late",
-        applies: |c| {
-            let resumed_at_own_frame = |run: &Run, o: Option<&Observation>| {
-                o.is_some_and(|o| Ctx::frame_ips(run, c.obs).contains(&o.ip))
-            };
-            c.nonconforming()
-                && c.sigreturn_in_window()
-                && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES])
-                && c.old.is_some_and(|old| {
-                    resumed_at_own_frame(old, c.old_obs())
-                        && resumed_at_own_frame(c.new, c.new_obs())
-                        && Ctx::frame_ips(old, c.obs) != Ctx::frame_ips(c.new, c.obs)
-                })
-        },
+        applies: |c| c.nonconforming() && c.sigreturn_to_differing_frames(),
     },
     KnownDivergence {
         id: "r-area-at-null-is-live",
@@ -571,7 +575,9 @@ pub static REGISTRY: &[KnownDivergence] = &[
         applies: |c| {
             (matches!(c.new.version, "v6.19" | "v7.0") || c.old.is_some_and(|o| o.version == "v7.0"))
                 && c.new.config.arch == crate::abi::Arch::Arm64
-                && !c.entered_by_syscall()
+                && (!c.entered_by_syscall()
+                    // A frame saved without the abort, resumed later.
+                    || c.finding.oracle == "differential" && c.sigreturn_to_differing_frames())
                 && match c.finding.oracle {
                     // The missed abort, or the debug kill of a section that
                     // looks syscall-interrupted because user_irq is never set.

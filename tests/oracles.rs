@@ -686,3 +686,15 @@ fn a_32_bit_task_never_runs_above_4_gib() {
         }
     }
 }
+
+#[test]
+fn an_arm64_frame_saved_without_the_abort_is_the_arm64_bug_when_resumed() {
+    // Regression (found by AFL++ on differential): on arm64 as in v6.19 a
+    // signal inside a section is delivered without the abort (user_irq is
+    // never noted); legacy aborts in the frame. rt_sigreturn shows it.
+    let text = include_str!("scenarios/arm64_signal_frame_without_abort.json");
+    let (_, report) = check_clean(text);
+    assert!(report.explained.iter().any(|f| f.oracle == "differential"
+        && f.message.contains("differs in ip")
+        && f.explained_by == Some("arm64-user-irq-never-noted")));
+}
