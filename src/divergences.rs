@@ -278,6 +278,7 @@ impl<'a> Ctx<'a> {
     }
     /// The two runs' areas differ in the bytes `r` at this return.
     pub fn areas_differ_in(&self, r: Range<usize>) -> bool {
+        let r = registered_ranges(self, &[r]).remove(0);
         let bytes = |o: Option<&Observation>| {
             o.and_then(|o| o.area.as_ref())
                 .and_then(|a| a.get(r.clone()))
@@ -361,13 +362,36 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Registry ranges are offsets into the *registered* struct rseq; the
+/// observation holds the bytes at the scenario's area anchor, which a
+/// program may register a few bytes off (e.g. one past a misaligned anchor).
+/// Move the ranges by that distance, so that "rseq.flags" means the same
+/// bytes however the area was registered. Nothing moves when no run is
+/// registered or the registration is not within one area's length.
+fn registered_ranges(c: &Ctx, ranges: &[Range<usize>]) -> Vec<Range<usize>> {
+    let anchor = c.lowered.layout.area;
+    let reg = [c.new_obs(), c.old_obs()]
+        .into_iter()
+        .flatten()
+        .find_map(|o| o.registration);
+    let shift = reg
+        .map(|r| r.addr.wrapping_sub(anchor))
+        .filter(|&d| d < crate::abi::ORIG_RSEQ_SIZE as u64)
+        .unwrap_or(0) as usize;
+    ranges
+        .iter()
+        .map(|r| r.start + shift..r.end + shift)
+        .collect()
+}
+
 fn diff_only_area(c: &Ctx, ranges: &[Range<usize>]) -> bool {
-    c.diff().only_area_in(ranges)
+    c.diff().only_area_in(&registered_ranges(c, ranges))
 }
 
 /// Only the IP and area bytes in `ranges` differ.
 fn diff_only_area_or_ip(c: &Ctx, ranges: &[Range<usize>]) -> bool {
     let d = c.diff();
+    let ranges = registered_ranges(c, ranges);
     d.area.iter().all(|o| ranges.iter().any(|r| r.contains(o)))
         && ObsDiff {
             area: Vec::new(),

@@ -698,3 +698,19 @@ fn an_arm64_frame_saved_without_the_abort_is_the_arm64_bug_when_resumed() {
         && f.message.contains("differs in ip")
         && f.explained_by == Some("arm64-user-irq-never-noted")));
 }
+
+#[test]
+fn registry_ranges_follow_the_registered_area() {
+    // Regression (found by the embedded engine on differential): the area
+    // was registered one byte past the scenario's area anchor, so v7.0's
+    // rseq.flags and slice_ctrl writes at registration showed at observed
+    // bytes 17..21 and 29; the registry's ranges now move with the area.
+    let text = include_str!("scenarios/area_registered_one_byte_past_the_anchor.json");
+    let (s, report) = check_clean(text);
+    let f = explained_as(&report, "r70-rseq-flags-written-at-registration");
+    assert!(f.message.contains("[17, 18, 19, 20, 29]"), "{}", f.message);
+    let reg = report.runs[0].observations[0]
+        .registration
+        .expect("registered");
+    assert_eq!(reg.addr, s.layout.area + 1);
+}
