@@ -278,13 +278,14 @@ impl<'a> Ctx<'a> {
     }
     /// The two runs' areas differ in the bytes `r` at this return.
     pub fn areas_differ_in(&self, r: Range<usize>) -> bool {
-        let r = registered_ranges(self, &[r]).remove(0);
-        let bytes = |o: Option<&Observation>| {
-            o.and_then(|o| o.area.as_ref())
-                .and_then(|a| a.get(r.clone()))
-                .map(<[u8]>::to_vec)
-        };
-        bytes(self.old_obs()) != bytes(self.new_obs())
+        registered_ranges(self, &[r]).into_iter().any(|r| {
+            let bytes = |o: Option<&Observation>| {
+                o.and_then(|o| o.area.as_ref())
+                    .and_then(|a| a.get(r.clone()))
+                    .map(<[u8]>::to_vec)
+            };
+            bytes(self.old_obs()) != bytes(self.new_obs())
+        })
     }
     /// A rt_sigreturn ran in this window.
     pub fn sigreturn_in_window(&self) -> bool {
@@ -367,20 +368,25 @@ impl<'a> Ctx<'a> {
 /// program may register a few bytes off (e.g. one past a misaligned anchor).
 /// Move the ranges by that distance, so that "rseq.flags" means the same
 /// bytes however the area was registered. Nothing moves when no run is
-/// registered or the registration is not within one area's length.
+/// registered or the registration is more than one area's length away.
 fn registered_ranges(c: &Ctx, ranges: &[Range<usize>]) -> Vec<Range<usize>> {
     let anchor = c.lowered.layout.area;
     let reg = [c.new_obs(), c.old_obs()]
         .into_iter()
         .flatten()
         .find_map(|o| o.registration);
+    // Observed offset = registered offset + (registration - anchor), which
+    // may be negative: the part of a range before the anchor is not seen.
+    let span = crate::abi::ORIG_RSEQ_SIZE as i128;
     let shift = reg
-        .map(|r| r.addr.wrapping_sub(anchor))
-        .filter(|&d| d < crate::abi::ORIG_RSEQ_SIZE as u64)
-        .unwrap_or(0) as usize;
+        .map(|r| i128::from(r.addr) - i128::from(anchor))
+        .filter(|d| d.abs() < span)
+        .unwrap_or(0);
+    let moved = |x: usize| (x as i128 + shift).max(0) as usize;
     ranges
         .iter()
-        .map(|r| r.start + shift..r.end + shift)
+        .map(|r| moved(r.start)..moved(r.end))
+        .filter(|r| !r.is_empty())
         .collect()
 }
 
@@ -565,6 +571,21 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::AbiViolatingProgram,
         justification: "rt_sigreturn resumes at the IP saved in the signal frame, and the releases save different IPs for a program that broke the ABI at signal delivery (a syscall inside a section, a descriptor stored behind the kernel's back): legacy rseq_signal_deliver() runs rseq_ip_fixup() whenever the event mask is set and aborts in the frame, the rework's __rseq_signal_deliver() evaluates the section only after a user interrupt (spec §6 rows 6, 15). The difference is the one the delivery made, seen late",
         applies: |c| c.nonconforming() && c.sigreturn_to_differing_frames(),
+    },
+    KnownDivergence {
+        id: "r-no-id-update-for-a-task-that-dies-in-the-exit-loop",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::IntendedOptimization,
+        justification: "legacy __rseq_handle_notify_resume() wrote the IDs from the notify-resume work of an exit-loop pass, before a fatal signal dequeued in a later pass killed the task; the rework writes them after the loop (rseq_exit_to_user_mode_restart()), which a task killed by a signal inside the loop never reaches. The task never returns to user space, so the ABI promises nothing about its IDs; only memory another process shares can show them",
+        applies: |c| {
+            let died_of = |o: Option<&Observation>| o.map(|o| (o.fate, o.kills.is_empty()));
+            let (old, new) = (died_of(c.old_obs()), died_of(c.new_obs()));
+            old == new
+                && matches!(new, Some((Fate::Killed { .. }, true)))
+                && diff_only_area(c, &IDS)
+        },
     },
     KnownDivergence {
         id: "r-area-at-null-is-live",

@@ -714,3 +714,31 @@ fn registry_ranges_follow_the_registered_area() {
         .expect("registered");
     assert_eq!(reg.addr, s.layout.area + 1);
 }
+
+#[test]
+fn registry_ranges_follow_an_area_registered_before_the_anchor() {
+    // Regression (embedded engine, differential): registered 16 bytes
+    // before the anchor, so rseq.flags shows at observed bytes 0..4.
+    let text = include_str!("scenarios/area_registered_before_the_anchor.json");
+    let (_, report) = check_clean(text);
+    let f = explained_as(&report, "r70-rseq-flags-written-at-registration");
+    assert!(f.message.contains("struct rseq bytes [0]"), "{}", f.message);
+}
+
+#[test]
+fn ids_of_a_task_that_dies_in_the_exit_loop_are_registered() {
+    // Regression (honggfuzz, differential): a fatal signal dequeued in the
+    // exit loop kills the task before the rework's ID update, after
+    // legacy's notify-resume work had written them.
+    let text = include_str!("scenarios/task_dies_of_a_signal_in_the_exit_loop.json");
+    let (_, report) = check_clean(text);
+    let f = explained_as(
+        &report,
+        "r-no-id-update-for-a-task-that-dies-in-the-exit-loop",
+    );
+    assert!(
+        f.message.contains("struct rseq bytes [0, 4, 20, 24]"),
+        "{}",
+        f.message
+    );
+}
