@@ -633,19 +633,6 @@ fn an_area_registered_at_null_is_ignored_by_legacy_and_live_in_the_rework() {
     assert!(wrote_at_null("v6.19"));
 }
 
-#[test]
-fn sigreturn_to_a_frame_each_release_saved_differently_is_registered() {
-    // Regression (found by the embedded engine on differential): a
-    // descriptor stored while the task was in a syscall; the debug check
-    // forces SIGSEGV, legacy's signal delivery aborts in the frame, the
-    // rework's does not, and rt_sigreturn shows the difference later.
-    let text = include_str!("scenarios/sigreturn_to_frames_saved_differently.json");
-    let (_, report) = check_clean(text);
-    let f = explained_as(&report, "sigreturn-to-a-frame-saved-differently");
-    assert!(f.message.contains("differs in ip"), "{}", f.message);
-    assert!(f.runs[0].starts_with("v6.18/") && f.runs[1].starts_with("v6.19/"));
-}
-
 /// The first candidate finding the registry entry `id` explained.
 fn explained_as<'a>(report: &'a oracles::Report, id: &str) -> &'a oracles::Finding {
     report
@@ -653,18 +640,6 @@ fn explained_as<'a>(report: &'a oracles::Report, id: &str) -> &'a oracles::Findi
         .iter()
         .find(|f| f.explained_by == Some(id))
         .unwrap_or_else(|| panic!("nothing explained by {id}: {:#?}", report.explained))
-}
-
-#[test]
-fn a_descriptor_inside_the_area_reads_the_bytes_v70_writes() {
-    // Regression (found by the embedded engine on differential): rseq_cs
-    // points into struct rseq itself, so the descriptor's start_ip overlaps
-    // rseq.flags, which v7.0 writes at registration and v6.19 does not.
-    let text = include_str!("scenarios/descriptor_inside_the_area.json");
-    let (_, report) = check_clean(text);
-    let f = explained_as(&report, "descriptor-inside-the-area-reads-kernel-bytes");
-    assert!(f.message.contains("differs in fate"), "{}", f.message);
-    assert!(f.runs[0].starts_with("v6.19/") && f.runs[1].starts_with("v7.0/"));
 }
 
 #[test]
@@ -715,30 +690,56 @@ fn registry_ranges_follow_the_registered_area() {
     assert_eq!(reg.addr, s.layout.area + 1);
 }
 
-#[test]
-fn registry_ranges_follow_an_area_registered_before_the_anchor() {
-    // Regression (embedded engine, differential): registered 16 bytes
-    // before the anchor, so rseq.flags shows at observed bytes 0..4.
-    let text = include_str!("scenarios/area_registered_before_the_anchor.json");
-    let (_, report) = check_clean(text);
-    let f = explained_as(&report, "r70-rseq-flags-written-at-registration");
-    assert!(f.message.contains("struct rseq bytes [0]"), "{}", f.message);
-}
+/// Regression scenarios found by fuzzing whose divergence one registry entry
+/// explains: (file, entry, a fragment of the finding's message, the runs'
+/// releases, why).
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 4] = [
+    (
+        include_str!("scenarios/sigreturn_to_frames_saved_differently.json"),
+        "sigreturn-to-a-frame-saved-differently",
+        "differs in ip",
+        ["v6.18/", "v6.19/"],
+        "a descriptor stored while the task was in a syscall; the debug check \
+         forces SIGSEGV, legacy aborts in the signal frame, the rework does \
+         not, and rt_sigreturn shows it later (embedded engine)",
+    ),
+    (
+        include_str!("scenarios/descriptor_inside_the_area.json"),
+        "descriptor-inside-the-area-reads-kernel-bytes",
+        "differs in fate",
+        ["v6.19/", "v7.0/"],
+        "rseq_cs points into struct rseq, so start_ip overlaps rseq.flags, \
+         which v7.0 writes at registration (embedded engine)",
+    ),
+    (
+        include_str!("scenarios/area_registered_before_the_anchor.json"),
+        "r70-rseq-flags-written-at-registration",
+        "struct rseq bytes [0]",
+        ["v6.19/", "v7.0/"],
+        "registered 16 bytes before the area anchor: rseq.flags shows at \
+         observed bytes 0..4 (embedded engine)",
+    ),
+    (
+        include_str!("scenarios/task_dies_of_a_signal_in_the_exit_loop.json"),
+        "r-no-id-update-for-a-task-that-dies-in-the-exit-loop",
+        "struct rseq bytes [0, 4, 20, 24]",
+        ["v6.18/", "v6.19/"],
+        "a fatal signal in the exit loop kills the task before the rework's \
+         ID update, after legacy's notify-resume work wrote them (honggfuzz)",
+    ),
+];
 
 #[test]
-fn ids_of_a_task_that_dies_in_the_exit_loop_are_registered() {
-    // Regression (honggfuzz, differential): a fatal signal dequeued in the
-    // exit loop kills the task before the rework's ID update, after
-    // legacy's notify-resume work had written them.
-    let text = include_str!("scenarios/task_dies_of_a_signal_in_the_exit_loop.json");
-    let (_, report) = check_clean(text);
-    let f = explained_as(
-        &report,
-        "r-no-id-update-for-a-task-that-dies-in-the-exit-loop",
-    );
-    assert!(
-        f.message.contains("struct rseq bytes [0, 4, 20, 24]"),
-        "{}",
-        f.message
-    );
+fn regressions_are_explained_by_their_registry_entries() {
+    for (json, entry, fragment, [old, new], why) in EXPLAINED_REGRESSIONS {
+        let (_, report) = check_clean(json);
+        let f = explained_as(&report, entry);
+        assert_eq!(f.oracle, "differential", "{why}");
+        assert!(f.message.contains(fragment), "{why}: {}", f.message);
+        assert!(
+            f.runs[0].starts_with(old) && f.runs[1].starts_with(new),
+            "{why}: {:?}",
+            f.runs
+        );
+    }
 }
