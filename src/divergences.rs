@@ -529,8 +529,13 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "v6.18",
         to: "v6.19",
         category: Category::AbiViolatingProgram,
-        justification: "legacy rseq_need_restart() aborts only when the event mask (preempt, signal, migrate) is non-zero, and a bare TIF_NOTIFY_RESUME (failed execve, registration) sets no bit; the rework has no event mask, and on architectures without GENERIC_IRQ_ENTRY its slow path evaluates the section whenever it runs. Only a program inside a section in a syscall (which the ABI forbids) sees the abort",
-        applies: |c| c.broke("syscall-in-cs") && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES]),
+        justification: "legacy rseq_need_restart() aborts only when the event mask (preempt, signal, migrate) is non-zero, and a bare TIF_NOTIFY_RESUME (failed execve, registration) sets no bit; the rework has no event mask, and on architectures without GENERIC_IRQ_ENTRY its slow path evaluates the section whenever it runs. Only a program inside a section in a syscall (which the ABI forbids), or one whose rseq_cs was stored while it was in the kernel, sees the abort",
+        applies: |c| {
+            let stored_from_the_kernel_side =
+                !c.new.config.generic_irq_entry && c.broke("area-store-from-another-thread");
+            (c.broke("syscall-in-cs") || stored_from_the_kernel_side)
+                && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES])
+        },
     },
     KnownDivergence {
         id: "r-unregister-writes-cpu-id-start-uninitialized",

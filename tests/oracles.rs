@@ -693,7 +693,25 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 4] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 6] = [
+    (
+        include_str!("scenarios/program_sets_thread_flags.json"),
+        "r-descriptor-validated-only-inside",
+        "differs in fate",
+        ["v6.18/", "v6.19/"],
+        "the program stored 0x20 into rseq.flags; legacy rseq_need_restart() \
+         kills on any thread-flag bit, the rework ignores them (spec §6 row 4); \
+         the classifier took bit 5 for v7.0's own (honggfuzz, CI smoke)",
+    ),
+    (
+        include_str!("scenarios/rseq_cs_stored_while_in_the_kernel_arm32.json"),
+        "r-no-event-mask",
+        "differs in ip",
+        ["v6.18/", "v6.19/"],
+        "rseq_cs stored while the task was in the rseq syscall, on arm32: \
+         legacy's bare notify-resume sets no event bit, the rework's slow \
+         path evaluates the section and aborts (honggfuzz)",
+    ),
     (
         include_str!("scenarios/sigreturn_to_frames_saved_differently.json"),
         "sigreturn-to-a-frame-saved-differently",

@@ -316,6 +316,23 @@ impl AbiChecker {
                     format!("store of {len} bytes at {addr:#x}"),
                 );
             }
+            // rseq.flags (the deprecated thread flags) must stay 0 as far as
+            // the program is concerned. The kernel's own slice-extension bits
+            // are allowed at kernel entry (below), but a program that stores
+            // any bit there breaks the rule even if a later kernel owns it:
+            // legacy rseq_need_restart() rejects every bit.
+            let flags_field = r.addr + rseq::FLAGS;
+            let sets_flag_bits = bytes.iter().enumerate().any(|(k, &b)| {
+                let a = addr.wrapping_add(k as u64);
+                b != 0 && a >= flags_field && a < flags_field + 4
+            });
+            if sets_flag_bits {
+                self.flag(
+                    i,
+                    "thread-flags-nonzero",
+                    format!("store of non-zero thread flags at {addr:#x}"),
+                );
+            }
             // Track the program's rseq_cs byte by byte.
             let mut v = self.user_rseq_cs.to_le_bytes();
             for (k, &b) in bytes.iter().enumerate() {
