@@ -259,7 +259,18 @@ impl<'a> Ctx<'a> {
         let Some(area) = run.observations.get(obs).and_then(|o| o.registration) else {
             return false;
         };
-        Self::trace_window(run, obs).iter().any(|e| match e {
+        Self::descriptor_reads(run, obs).any(|(lo, hi)| {
+            ranges.iter().any(|r| {
+                let (a, b) = (area.addr + r.start as u64, area.addr + r.end as u64);
+                lo < b && a < hi
+            })
+        })
+    }
+    /// The byte ranges [lo, hi) the run's section routines
+    /// (rseq_update_user_cs(), rseq_debug_update_user_cs(),
+    /// rseq_get_rseq_cs()) read as descriptor fields in this window.
+    fn descriptor_reads(run: &Run, obs: usize) -> impl Iterator<Item = (u64, u64)> + '_ {
+        Self::trace_window(run, obs).iter().filter_map(|e| match e {
             TraceEvent::Access {
                 function,
                 kind: AccessKind::Read,
@@ -267,13 +278,48 @@ impl<'a> Ctx<'a> {
                 width,
                 ..
             } if function.contains("user_cs") || function.contains("rseq_get_rseq_cs") => {
-                let (lo, hi) = (*addr, addr.wrapping_add(u64::from(*width)));
-                ranges.iter().any(|r| {
-                    let (a, b) = (area.addr + r.start as u64, area.addr + r.end as u64);
-                    lo < b && a < hi
-                })
+                Some((*addr, addr.wrapping_add(u64::from(*width))))
             }
-            _ => false,
+            _ => None,
+        })
+    }
+    /// In this window a section routine of either run read descriptor
+    /// bytes that the two runs' sys_rseq() calls wrote differently before
+    /// (one wrote a field the other did not, or another value): the program
+    /// registered an area over its own descriptor.
+    pub fn descriptor_over_registration_writes(&self) -> bool {
+        let Some(old) = self.old else { return false };
+        let end = |run: &Run| {
+            run.observations
+                .get(self.obs)
+                .map_or(run.trace.events.len(), |o| o.trace_range.1)
+        };
+        let rseq_writes = |run: &Run| -> Vec<(u64, u8, Option<u64>)> {
+            run.trace.events[..end(run)]
+                .iter()
+                .filter_map(|e| match e {
+                    TraceEvent::Access {
+                        function: "sys_rseq",
+                        kind: AccessKind::Write,
+                        addr,
+                        width,
+                        value,
+                        result: Ok(()),
+                    } => Some((*addr, *width, *value)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (wo, wn) = (rseq_writes(old), rseq_writes(self.new));
+        let differing: Vec<(u64, u64)> = wo
+            .iter()
+            .filter(|w| !wn.contains(w))
+            .chain(wn.iter().filter(|w| !wo.contains(w)))
+            .map(|&(a, n, _)| (a, a.wrapping_add(u64::from(n))))
+            .collect();
+        [old, self.new].into_iter().any(|run| {
+            Self::descriptor_reads(run, self.obs)
+                .any(|(lo, hi)| differing.iter().any(|&(a, b)| lo < b && a < hi))
         })
     }
     /// The two runs' areas differ in the bytes `r` at this return.
@@ -745,13 +791,15 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "*",
         to: "*",
         category: Category::AbiViolatingProgram,
-        justification: "a program that points rseq_cs into its own struct rseq makes the section routines read rseq.flags (U+16) or slice_ctrl (U+28) as descriptor fields; v7.0 rseq_register() writes the slice-extension bits into flags and zeroes slice_ctrl, and V2 legacy mode does not (r70-rseq-flags-written-at-registration, v2-legacy-mode-no-slice-bits), so the same program reads a different descriptor and is aborted, cleared or killed differently",
+        justification: "a program that points rseq_cs into its own struct rseq (or registers an area over its own descriptor) makes the section routines read fields that sys_rseq() writes as descriptor fields; the releases' registrations write different fields (v7.0 rseq_register() writes the slice-extension bits into flags and zeroes slice_ctrl, V2 legacy mode does not, legacy writes no IDs at registration: r70-rseq-flags-written-at-registration, v2-legacy-mode-no-slice-bits, r-registration-writes-ids), so the same program reads a different descriptor and is aborted, cleared or killed differently",
         applies: |c| {
             let kernel_bytes = [FLAGS_BYTES, SLICE_BYTES];
             c.nonconforming()
-                && (c.areas_differ_in(FLAGS_BYTES) || c.areas_differ_in(SLICE_BYTES))
-                && (Ctx::descriptor_read_from_area(c.new, c.obs, &kernel_bytes)
-                    || c.old.is_some_and(|o| Ctx::descriptor_read_from_area(o, c.obs, &kernel_bytes)))
+                && (((c.areas_differ_in(FLAGS_BYTES) || c.areas_differ_in(SLICE_BYTES))
+                    && (Ctx::descriptor_read_from_area(c.new, c.obs, &kernel_bytes)
+                        || c.old
+                            .is_some_and(|o| Ctx::descriptor_read_from_area(o, c.obs, &kernel_bytes))))
+                    || c.descriptor_over_registration_writes())
         },
     },
     KnownDivergence {
