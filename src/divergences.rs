@@ -11,6 +11,7 @@
 
 use crate::kernel::{Event, Fate, Observation, Syscall};
 use crate::mem::AccessKind;
+use crate::oracles::abi::overlaps;
 use crate::oracles::{Finding, ObsDiff};
 use crate::runner::{Run, Window};
 use crate::scenario::Lowered;
@@ -259,14 +260,13 @@ impl<'a> Ctx<'a> {
         let Some(area) = run.observations.get(obs).and_then(|o| o.registration) else {
             return false;
         };
-        Self::descriptor_reads(run, obs).any(|(lo, hi)| {
-            ranges.iter().any(|r| {
-                let (a, b) = (area.addr + r.start as u64, area.addr + r.end as u64);
-                lo < b && a < hi
-            })
+        Self::descriptor_reads(run, obs).any(|(addr, len)| {
+            ranges
+                .iter()
+                .any(|r| overlaps(addr, len, area.addr + r.start as u64, r.len() as u64))
         })
     }
-    /// The byte ranges [lo, hi) the run's section routines
+    /// The (address, length) spans the run's section routines
     /// (rseq_update_user_cs(), rseq_debug_update_user_cs(),
     /// rseq_get_rseq_cs()) read as descriptor fields in this window.
     fn descriptor_reads(run: &Run, obs: usize) -> impl Iterator<Item = (u64, u64)> + '_ {
@@ -278,7 +278,7 @@ impl<'a> Ctx<'a> {
                 width,
                 ..
             } if function.contains("user_cs") || function.contains("rseq_get_rseq_cs") => {
-                Some((*addr, addr.wrapping_add(u64::from(*width))))
+                Some((*addr, u64::from(*width)))
             }
             _ => None,
         })
@@ -315,11 +315,11 @@ impl<'a> Ctx<'a> {
             .iter()
             .filter(|w| !wn.contains(w))
             .chain(wn.iter().filter(|w| !wo.contains(w)))
-            .map(|&(a, n, _)| (a, a.wrapping_add(u64::from(n))))
+            .map(|&(a, n, _)| (a, u64::from(n)))
             .collect();
         [old, self.new].into_iter().any(|run| {
             Self::descriptor_reads(run, self.obs)
-                .any(|(lo, hi)| differing.iter().any(|&(a, b)| lo < b && a < hi))
+                .any(|(addr, len)| differing.iter().any(|&(a, n)| overlaps(addr, len, a, n)))
         })
     }
     /// The two runs' areas differ in the bytes `r` at this return.

@@ -75,7 +75,8 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-fn overlaps(a: u64, alen: u64, b: u64, blen: u64) -> bool {
+/// Whether the byte ranges [a, a + alen) and [b, b + blen) share a byte.
+pub(crate) fn overlaps(a: u64, alen: u64, b: u64, blen: u64) -> bool {
     let a_end = a.saturating_add(alen);
     let b_end = b.saturating_add(blen);
     a < b_end && b < a_end

@@ -83,12 +83,10 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<Finding> {
                             ))];
                         }
                         None => {
-                            return vec![finding(
-                                step,
-                                format!(
+                            let why = format!(
                                 "abort to {ip:#x} without reading the signature at {sig_addr:#x}"
-                            ),
-                            )]
+                            );
+                            return vec![finding(step, why)];
                         }
                     }
                 }
