@@ -54,6 +54,49 @@ pub struct CsAtEntry {
     pub abort: u64,
 }
 
+/// What is wrong with a descriptor, with the values that show it; formatted
+/// only when the violation is recorded.
+#[derive(Clone, Copy, Debug)]
+enum DescriptorProblem {
+    NotUserAddress(u64),
+    Unmapped(u64),
+    Version(u32),
+    Flags(u32),
+    /// start_ip, post_commit_offset.
+    Range(u64, u64),
+    AbortRange(u64),
+    AbortInCs(u64),
+    /// The registered signature and the address it is missing from.
+    MissingSignature(u32, u64),
+}
+
+impl DescriptorProblem {
+    fn rule(self) -> &'static str {
+        match self {
+            Self::NotUserAddress(_) => "rseq-cs-not-user-address",
+            Self::Unmapped(_) => "descriptor-unmapped",
+            Self::Version(_) => "descriptor-version",
+            Self::Flags(_) => "descriptor-flags",
+            Self::Range(..) => "descriptor-range",
+            Self::AbortRange(_) => "abort-ip-range",
+            Self::AbortInCs(_) => "abort-ip-in-cs",
+            Self::MissingSignature(..) => "missing-signature",
+        }
+    }
+
+    fn detail(self) -> String {
+        match self {
+            Self::NotUserAddress(d) => format!("rseq_cs = {d:#x}"),
+            Self::Unmapped(d) => format!("descriptor at {d:#x}"),
+            Self::Version(v) => format!("version = {v}"),
+            Self::Flags(f) => format!("flags = {f:#x}"),
+            Self::Range(start, off) => format!("start_ip {start:#x} + {off:#x}"),
+            Self::AbortRange(a) | Self::AbortInCs(a) => format!("abort_ip = {a:#x}"),
+            Self::MissingSignature(sig, at) => format!("no signature {sig:#x} at {at:#x}"),
+        }
+    }
+}
+
 /// Watches one run and collects violations.
 pub struct AbiChecker {
     task_size: u64,
@@ -92,9 +135,17 @@ impl AbiChecker {
         }
     }
 
-    fn flag(&mut self, step: usize, rule: &'static str, detail: String) {
+    /// Record a broken rule, unless it repeats the last one. The detail is
+    /// built only when the violation is kept: the classifier runs before
+    /// every event of every run, and formatting there was a tenth of a
+    /// cs_analysis input's cost.
+    fn flag(&mut self, step: usize, rule: &'static str, detail: impl FnOnce() -> String) {
         if self.violations.last().map(|v| v.rule) != Some(rule) {
-            self.violations.push(Violation { step, rule, detail });
+            self.violations.push(Violation {
+                step,
+                rule,
+                detail: detail(),
+            });
         }
     }
 
@@ -126,38 +177,36 @@ impl AbiChecker {
         &self,
         model: &dyn Model,
         reg: &Registration,
-    ) -> Option<(&'static str, String)> {
+    ) -> Option<DescriptorProblem> {
+        use DescriptorProblem as P;
         let d = self.user_rseq_cs;
         if d >= self.task_size {
-            return Some(("rseq-cs-not-user-address", format!("rseq_cs = {d:#x}")));
+            return Some(P::NotUserAddress(d));
         }
         if !Self::readable(model, d, rseq_cs::SIZE) {
-            return Some(("descriptor-unmapped", format!("descriptor at {d:#x}")));
+            return Some(P::Unmapped(d));
         }
         let b = model.current_mem().peek_n::<32>(d)?;
         let (version, flags) = (u32_at(&b, 0), u32_at(&b, 4));
         let (start, off, abort) = (u64_at(&b, 8), u64_at(&b, 16), u64_at(&b, 24));
         if version != 0 {
-            return Some(("descriptor-version", format!("version = {version}")));
+            return Some(P::Version(version));
         }
         if flags != 0 {
-            return Some(("descriptor-flags", format!("flags = {flags:#x}")));
+            return Some(P::Flags(flags));
         }
         // Legacy rseq_get_rseq_cs() rejects start + offset >= TASK_SIZE, so
         // a section ending exactly at TASK_SIZE is not one a program can
         // rely on.
         let end = start.checked_add(off);
         if start >= self.task_size || end.is_none_or(|e| e >= self.task_size) {
-            return Some((
-                "descriptor-range",
-                format!("start_ip {start:#x} + {off:#x}"),
-            ));
+            return Some(P::Range(start, off));
         }
         if abort >= self.task_size || abort < 4 {
-            return Some(("abort-ip-range", format!("abort_ip = {abort:#x}")));
+            return Some(P::AbortRange(abort));
         }
         if in_cs(abort, start, off, self.word_bits) {
-            return Some(("abort-ip-in-cs", format!("abort_ip = {abort:#x}")));
+            return Some(P::AbortInCs(abort));
         }
         let sig_ok = Self::readable(model, abort - 4, 4)
             && model
@@ -166,10 +215,7 @@ impl AbiChecker {
                 .map(u32::from_le_bytes)
                 == Some(reg.sig);
         if !sig_ok {
-            return Some((
-                "missing-signature",
-                format!("no signature {:#x} at {:#x}", reg.sig, abort - 4),
-            ));
+            return Some(P::MissingSignature(reg.sig, abort - 4));
         }
         None
     }
@@ -236,8 +282,8 @@ impl AbiChecker {
         if enters_kernel {
             if let Some(r) = reg {
                 if self.user_rseq_cs != 0 {
-                    if let Some((rule, detail)) = self.descriptor_problem(model, &r) {
-                        self.flag(i, rule, detail);
+                    if let Some(p) = self.descriptor_problem(model, &r) {
+                        self.flag(i, p.rule(), || p.detail());
                     }
                 }
                 let flags = model
@@ -248,7 +294,9 @@ impl AbiChecker {
                 let kernel_bits =
                     abi::RSEQ_CS_FLAG_SLICE_EXT_AVAILABLE | abi::RSEQ_CS_FLAG_SLICE_EXT_ENABLED;
                 if flags.is_some_and(|f| f & !kernel_bits != 0) {
-                    self.flag(i, "thread-flags-nonzero", format!("rseq.flags = {flags:?}"));
+                    self.flag(i, "thread-flags-nonzero", || {
+                        format!("rseq.flags = {flags:?}")
+                    });
                 }
             }
         }
@@ -260,22 +308,22 @@ impl AbiChecker {
                     if let Some(r) = reg {
                         let span = u64::from(r.len).max(abi::ORIG_RSEQ_SIZE as u64);
                         if overlaps(*addr, bytes.len() as u64, r.addr, span) {
-                            self.flag(
-                                i,
-                                "area-store-from-another-thread",
-                                format!("store at {addr:#x} while the task is in the kernel"),
-                            );
+                            self.flag(i, "area-store-from-another-thread", || {
+                                format!("store at {addr:#x} while the task is in the kernel")
+                            });
                         }
                     }
                 }
                 self.store(i, *addr, bytes, reg)
             }
             Event::SetIp { ip } if *ip >= self.task_size => {
-                self.flag(i, "ip-not-user-address", format!("ip = {ip:#x}"))
+                self.flag(i, "ip-not-user-address", || format!("ip = {ip:#x}"))
             }
             Event::Syscall(sc) => {
                 if self.cs_at(task.ip, model).is_some() {
-                    self.flag(i, "syscall-in-cs", format!("syscall at ip {:#x}", task.ip));
+                    self.flag(i, "syscall-in-cs", || {
+                        format!("syscall at ip {:#x}", task.ip)
+                    });
                 }
                 match sc {
                     Syscall::Rseq {
@@ -285,7 +333,7 @@ impl AbiChecker {
                         sig,
                     } => self.rseq_call(i, model, reg, *addr, *len, *flags, *sig),
                     Syscall::Sigreturn if task.frames.is_empty() => {
-                        self.flag(i, "sigreturn-without-frame", String::new())
+                        self.flag(i, "sigreturn-without-frame", String::new)
                     }
                     Syscall::Execve { ok: true } => self.user_rseq_cs = 0,
                     _ => {}
@@ -311,11 +359,9 @@ impl AbiChecker {
             // which is padding for kernels without time-slice extensions.
             let users = within(cs_field, 8) || within(r.addr + rseq::SLICE_REQUEST, 1);
             if touches_area && !users {
-                self.flag(
-                    i,
-                    "ro-field-store",
-                    format!("store of {len} bytes at {addr:#x}"),
-                );
+                self.flag(i, "ro-field-store", || {
+                    format!("store of {len} bytes at {addr:#x}")
+                });
             }
             // rseq.flags (the deprecated thread flags) must stay 0 as far as
             // the program is concerned. The kernel's own slice-extension bits
@@ -328,11 +374,9 @@ impl AbiChecker {
                 b != 0 && a >= flags_field && a < flags_field + 4
             });
             if sets_flag_bits {
-                self.flag(
-                    i,
-                    "thread-flags-nonzero",
-                    format!("store of non-zero thread flags at {addr:#x}"),
-                );
+                self.flag(i, "thread-flags-nonzero", || {
+                    format!("store of non-zero thread flags at {addr:#x}")
+                });
             }
             // Track the program's rseq_cs byte by byte.
             let mut v = self.user_rseq_cs.to_le_bytes();
@@ -377,11 +421,9 @@ impl AbiChecker {
                 || !Self::accessible(model, addr, len as u64, true)
         };
         if misuse {
-            self.flag(
-                i,
-                "registration-misuse",
-                format!("rseq({addr:#x}, {len}, {flags:#x}, {sig:#x})"),
-            );
+            self.flag(i, "registration-misuse", || {
+                format!("rseq({addr:#x}, {len}, {flags:#x}, {sig:#x})")
+            });
         }
         if flags == abi::RSEQ_FLAG_UNREGISTER && !misuse {
             self.user_rseq_cs = 0;
@@ -392,11 +434,9 @@ impl AbiChecker {
         if let Some(r) = reg {
             let page = addr - addr % PAGE_SIZE;
             if overlaps(page, PAGE_SIZE, r.addr, u64::from(r.len).max(32)) {
-                self.flag(
-                    i,
-                    "area-unmapped",
-                    format!("page {page:#x} of the registered area"),
-                );
+                self.flag(i, "area-unmapped", || {
+                    format!("page {page:#x} of the registered area")
+                });
             }
         }
     }
