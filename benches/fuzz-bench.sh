@@ -6,6 +6,9 @@
 #     next to an empty target built and run by this same script, as a ratio.
 #  2. Peak RSS of each run (libFuzzer's stat::peak_rss_mb).
 #  3. The embedded engine's exec/s (`rseq-fuzz fuzz --target T`, release).
+#  4. Two baselines that do part of cs_analysis's work and check nothing
+#     (rseq_fuzz::targets::baseline): decoding the input alone, and decoding
+#     plus one model run. They bound what the target's design can reach.
 #
 # Goals (issue 5 §6): cs_analysis >= 40% of the empty target, the multi-step
 # targets >= 10%, peak RSS <= 64 MB.
@@ -88,6 +91,17 @@ fail=0
 table="| target | libFuzzer exec/s | % of empty | goal | peak RSS MB | embedded exec/s | embedded RSS MB |
 |---|---:|---:|---:|---:|---:|---:|
 | (empty target) | $empty_rate | 100% | | $empty_rss | | |"
+for b in bench_cs_decode bench_cs_one_run; do
+  echo "== baseline $b: libFuzzer (${secs} s)" >&2
+  read -r _ rate rss < <(run_lf "$b" "corpus/cs_analysis")
+  pct=$(awk -v r="$rate" -v e="$empty_rate" 'BEGIN { printf "%.2f", r * 100 / e }')
+  case "$b" in
+    bench_cs_decode) what="(baseline) cs_analysis input decoded, nothing run" ;;
+    *) what="(baseline) decoded, plus one version's run, no oracle" ;;
+  esac
+  table+="
+| $what | $rate | ${pct}% | | $rss | | |"
+done
 for t in "${targets[@]}"; do
   echo "== $t: libFuzzer (${secs} s), embedded engine (${secs} s)" >&2
   read -r _ rate rss < <(run_lf "$t" "corpus/$t")

@@ -107,6 +107,30 @@ pub fn differential(data: &[u8]) {
     check(&TARGETS[3], data)
 }
 
+/// Benchmark baselines: parts of the cs_analysis target's work, each run as
+/// a libFuzzer target of its own by benches/fuzz-bench.sh, so that the
+/// benchmark shows where an input's time goes and what rate the target's
+/// design can reach at best. They check nothing.
+pub mod baseline {
+    use std::hint::black_box;
+
+    /// Decoding the input into a scenario, and nothing else.
+    pub fn cs_decode(data: &[u8]) {
+        black_box(super::decode_cs_analysis(data));
+    }
+
+    /// Decoding, lowering and one model run (the first of the input's runs,
+    /// a v6.18 one), with no oracle: the cost of a single version's run, of
+    /// which the target makes one per version, configuration and mode.
+    pub fn cs_one_run(data: &[u8]) {
+        let scenario = super::decode_cs_analysis(data);
+        let lowered = scenario.lower();
+        if let Some(&(version, config)) = scenario.runs().ok().as_ref().and_then(|r| r.first()) {
+            black_box(crate::runner::run(version, config, &lowered, false));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // cs_analysis: one descriptor, one IP, one way into the kernel.
 

@@ -15,7 +15,15 @@ fn read(rel: &str) -> String {
 
 /// (directory, file that is allowed without a target)
 const ENGINES: [(&str, &[&str]); 3] = [
-    ("fuzz/fuzz_targets", &["bench_empty", "live_kernel"]),
+    (
+        "fuzz/fuzz_targets",
+        &[
+            "bench_empty",
+            "bench_cs_decode",
+            "bench_cs_one_run",
+            "live_kernel",
+        ],
+    ),
     ("fuzz-afl/src/bin", &[]),
     ("fuzz-hfuzz/src/bin", &[]),
 ];
