@@ -633,6 +633,47 @@ fn an_area_registered_at_null_is_ignored_by_legacy_and_live_in_the_rework() {
     assert!(wrote_at_null("v6.19"));
 }
 
+#[test]
+fn a_descriptor_changed_by_another_thread_is_not_held_to_the_contract() {
+    // Regression (found by the embedded engine on differential): the task
+    // was preempted inside its section, and while it was in the kernel
+    // another thread moved the descriptor's start_ip. Every version read the
+    // new descriptor on the way out, found the IP outside it and did not
+    // abort; the contract oracle had judged the section at entry. A store to
+    // the descriptor in use from another thread now breaks the ABI.
+    let text = include_str!("scenarios/descriptor_changed_by_another_thread.json");
+    let (s, report) = check_clean(text);
+    for run in &report.runs {
+        assert!(
+            run.violations
+                .iter()
+                .any(|v| v.rule == "descriptor-store-from-another-thread"),
+            "{}: {:?}",
+            run.name(),
+            run.violations
+        );
+        let last = run.observations.last().expect("returned to user");
+        assert_eq!(
+            last.ip,
+            s.layout.cs_start + 16,
+            "{}: not aborted",
+            run.name()
+        );
+    }
+    // Without that store every version aborts, and the contract holds.
+    let mut without = s.clone();
+    without
+        .steps
+        .retain(|st| !matches!(st, rseq_fuzz::scenario::Step::Store32 { .. }));
+    let report = oracles::check(&without, &Options::default()).expect("check");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    for run in &report.runs {
+        assert!(run.violations.is_empty(), "{}", run.name());
+        let last = run.observations.last().expect("returned to user");
+        assert_eq!(last.ip, s.layout.abort_ip, "{}", run.name());
+    }
+}
+
 /// The first candidate finding the registry entry `id` explained.
 fn explained_as<'a>(report: &'a oracles::Report, id: &str) -> &'a oracles::Finding {
     report

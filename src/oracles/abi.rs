@@ -34,6 +34,7 @@ pub const RULES: &[&str] = &[
     "ip-not-user-address",
     "sigreturn-without-frame",
     "area-store-from-another-thread",
+    "descriptor-store-from-another-thread",
 ];
 
 /// A rule the program broke, at a step.
@@ -313,6 +314,7 @@ impl AbiChecker {
                             });
                         }
                     }
+                    self.descriptor_store_in_kernel(i, *addr, bytes.len() as u64, model);
                 }
                 self.store(i, *addr, bytes, reg)
             }
@@ -345,6 +347,34 @@ impl AbiChecker {
             Event::Mprotect { addr, writable, .. } if !writable => self.area_change(i, *addr, reg),
             Event::Mmap { addr, .. } => self.area_change(i, *addr, reg),
             _ => {}
+        }
+    }
+
+    /// A store to the program's descriptor, or to the signature word before
+    /// its abort_ip, while the task is in the kernel: another thread changed
+    /// the section the task entered the kernel in, so what the kernel reads
+    /// on the way out is not the section the task was in. The ABI treats a
+    /// descriptor in use as constant (it is meant for read-only data), and
+    /// the contract is judged on the section at entry. A store while the
+    /// task itself runs in user mode is the program's own business: the
+    /// next entry sees it.
+    fn descriptor_store_in_kernel(&mut self, i: usize, addr: u64, len: u64, model: &dyn Model) {
+        let d = self.user_rseq_cs;
+        if d == 0 || d >= self.task_size {
+            return;
+        }
+        let abort = model.current_mem().peek_n::<32>(d).map(|b| u64_at(&b, 24));
+        let hits_descriptor = overlaps(addr, len, d, rseq_cs::SIZE);
+        let hits_signature = abort.is_some_and(|a| a >= 4 && overlaps(addr, len, a - 4, 4));
+        if hits_descriptor || hits_signature {
+            self.flag(i, "descriptor-store-from-another-thread", || {
+                let what = if hits_descriptor {
+                    "descriptor"
+                } else {
+                    "signature"
+                };
+                format!("store at {addr:#x} to the {what} in use while the task is in the kernel")
+            });
         }
     }
 
