@@ -259,11 +259,13 @@ impl AbiChecker {
                     .current_mem()
                     .peek_n::<8>(r.addr + rseq::RSEQ_CS)
                     .map(u64::from_le_bytes);
-                let abort = model
-                    .current_mem()
-                    .peek_n::<32>(self.user_rseq_cs)
-                    .map(|b| u64_at(&b, 24));
-                if now == Some(0) && abort == Some(task.ip) {
+                let abort = || {
+                    model
+                        .current_mem()
+                        .peek_n::<32>(self.user_rseq_cs)
+                        .map(|b| u64_at(&b, 24))
+                };
+                if now == Some(0) && abort() == Some(task.ip) {
                     self.user_rseq_cs = 0;
                 }
             }
