@@ -1143,6 +1143,33 @@ fn path_scenarios() -> Vec<(&'static str, Scenario)> {
             "arm32_syscall_no_work",
             on(Arch::Arm32, with(vec![Step::Getpid, Step::ExitToUser])),
         ),
+        (
+            // arm32 do_work_pending(): a reschedule inside the section is a
+            // pass of its own; the next pass runs the slow path and aborts.
+            "arm32_need_resched_in_cs",
+            on(
+                Arch::Arm32,
+                with(cat(vec![
+                    enter(),
+                    vec![Step::NeedResched, Step::ExitToUser],
+                ])),
+            ),
+        ),
+        (
+            // arm32 do_work_pending(): a handled signal, a migration, then a
+            // fatal signal; one kind of work a pass, so the task dies before
+            // its IDs are written (the generic loop writes them first).
+            "arm32_fatal_signal_before_notify_resume",
+            on(
+                Arch::Arm32,
+                with(vec![
+                    Step::Signal { sig: sig::SIGUSR1 },
+                    Step::SwitchIn { cpu: 6, mm_cid: 1 },
+                    Step::Signal { sig: 1 },
+                    Step::ExitToUser,
+                ]),
+            ),
+        ),
         // ---- v7.0 / v7.1 ---------------------------------------------------
         (
             // An unknown registration flag (bit 2): EINVAL.
@@ -2070,20 +2097,36 @@ fn registration_seeds() -> Vec<(String, Vec<u8>)> {
 }
 
 /// Every seed of a target: (file name, bytes).
+/// FNV-1a of a seed's name: a stable spread, the same on every machine.
+fn name_hash(name: &str) -> u32 {
+    name.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
 pub fn for_target(target: &str) -> Vec<(String, Vec<u8>)> {
     match target {
         "cs_analysis" => cs_seeds(),
         "registration" => registration_seeds(),
         "exit_to_user" => {
-            // The first byte picks the run: spread the seeds over the runs.
+            // The first byte picks the run. Each seed goes to every version
+            // once, under a configuration chosen by a hash of the seed's
+            // name: every version sees every seed, and adding a seed does
+            // not move the others to other runs.
             let mut out = Vec::new();
-            for (i, (name, s)) in scenarios().into_iter().enumerate() {
-                let n = runs_for_arch(s.arch).len().max(1);
-                for k in 0..2 {
-                    let pick = ((i * 7 + k * n / 2) % n) as u8;
+            for (name, s) in scenarios() {
+                let runs = runs_for_arch(s.arch);
+                let h = name_hash(name) as usize;
+                let mut versions: Vec<&str> = runs.iter().map(|(v, _)| v.name).collect();
+                versions.dedup();
+                for version in versions {
+                    let of_version: Vec<usize> = (0..runs.len())
+                        .filter(|&i| runs[i].0.name == version)
+                        .collect();
+                    let pick = of_version[h % of_version.len()] as u8;
                     let mut b = vec![pick];
                     b.extend(s.encode());
-                    out.push((format!("{name}_{k}"), b));
+                    out.push((format!("{name}_{}", version.replace('.', "_")), b));
                 }
             }
             out

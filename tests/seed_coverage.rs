@@ -112,6 +112,26 @@ fn every_seed_scenario_keeps_every_oracle_holding() {
 /// what its name says when other seeds change.
 const NAMED_PATHS: &[(&str, &str, &str)] = &[
     (
+        "arm32_need_resched_in_cs",
+        "v7.0",
+        "do_work_pending/schedule",
+    ),
+    (
+        "arm32_need_resched_in_cs",
+        "v7.1",
+        "do_work_pending/schedule",
+    ),
+    (
+        "arm32_fatal_signal_before_notify_resume",
+        "v6.19",
+        "do_work_pending/signal",
+    ),
+    (
+        "arm32_fatal_signal_before_notify_resume",
+        "v7.0",
+        "do_work_pending/signal",
+    ),
+    (
         "execve_failed_in_cs_after_abort",
         "v6.18",
         "rseq_need_restart/event_mask_empty",

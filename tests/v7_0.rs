@@ -563,6 +563,10 @@ fn case_exec_fork_membarrier(c: &mut Cov) {
     c.add(&f);
 }
 
+fn case_arm32_work_loop(c: &mut Cov) {
+    case_arm32_do_work_pending(v(), 32, c);
+}
+
 fn case_livelock_bound(c: &mut Cov) {
     // More pending signals with handlers than the loop bound: each pass
     // delivers one, which is progress, so all are delivered and there is
@@ -815,6 +819,7 @@ const CASES: &[(&str, Case)] = &[
     ("signals", case_signals),
     ("arch_classes", case_arch_classes),
     ("exec_fork_membarrier", case_exec_fork_membarrier),
+    ("arm32_work_loop", case_arm32_work_loop),
     ("livelock_bound", case_livelock_bound),
     ("slice_grant_yield", case_slice_grant_yield),
     ("slice_timer_revoke", case_slice_timer_revoke),

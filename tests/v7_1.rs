@@ -544,6 +544,10 @@ fn case_exec_membarrier(c: &mut Cov) {
     c.add(&f);
 }
 
+fn case_arm32_work_loop(c: &mut Cov) {
+    case_arm32_do_work_pending(v(), OPT, c);
+}
+
 fn case_livelock_bound(c: &mut Cov) {
     // More pending signals with handlers than the loop bound: each pass
     // delivers one, which is progress, so all are delivered and there is
@@ -743,6 +747,7 @@ const CASES: &[(&str, Case)] = &[
     ("signals", case_signals),
     ("arch_classes", case_arch_classes),
     ("exec_membarrier", case_exec_membarrier),
+    ("arm32_work_loop", case_arm32_work_loop),
     ("livelock_bound", case_livelock_bound),
     ("slice", case_slice),
     ("prctl", case_prctl),

@@ -126,6 +126,10 @@ crate::decision_points! {
         RestartDefer = "rseq_exit_to_user_mode_restart/defer_to_slowpath",
         // ---- exit loop (kernel/entry/common.c, arch loops) ----
         LoopSchedule = "exit_to_user_mode_loop/schedule",
+        ArmNoWork = "ret_to_user/no_work_pending",
+        ArmWorkSchedule = "do_work_pending/schedule",
+        ArmWorkSignal = "do_work_pending/signal",
+        ArmWorkNotify = "do_work_pending/notify_resume",
         // ---- slow path (rseq.h / kernel/rseq.c) ----
         SlowGateSkip = "rseq_handle_slowpath/not_needed",
         SlowGateRun = "rseq_handle_slowpath/run",
@@ -1373,9 +1377,9 @@ fn resume_user_mode_work(k: K) {
     rseq_handle_slowpath(k);
 }
 
-/// exit_to_user_mode_loop() (generic; arm32's do_work_pending() has the
-/// same order of reschedule, signals, notify-resume). Bounded by
-/// EXIT_LOOP_BOUND iterations of either loop.
+/// exit_to_user_mode_loop() (generic entry; arm32 has its own loop,
+/// [`do_work_pending`]). Bounded by EXIT_LOOP_BOUND iterations of either
+/// loop.
 fn exit_to_user_mode_loop(k: K, mut ti_work: u32) {
     let mut budget = EXIT_LOOP_BOUND;
     loop {
@@ -1395,15 +1399,10 @@ fn exit_to_user_mode_loop(k: K, mut ti_work: u32) {
                 }
             }
             if ti_work & tif::SIGPENDING != 0 {
-                let queued = queued_signals(k);
-                k.arch_do_signal_or_restart();
-                if k.task_exiting() {
-                    return;
-                }
-                // Delivering a queued signal is progress (there are finitely
-                // many): only passes without progress count against the bound.
-                if queued_signals(k) < queued {
-                    budget += 1;
+                match deliver_signal(k) {
+                    None => return,
+                    Some(true) => budget += 1,
+                    Some(false) => {}
                 }
             }
             if ti_work & tif::NOTIFY_RESUME != 0 {
@@ -1423,9 +1422,69 @@ fn exit_to_user_mode_loop(k: K, mut ti_work: u32) {
     }
 }
 
+/// One signal delivery of a work loop (arch_do_signal_or_restart()): None
+/// if it ended the task, else whether it delivered a queued signal.
+/// Delivering one is progress (there are finitely many), so only passes
+/// without progress count against the loop's bound.
+fn deliver_signal(k: K) -> Option<bool> {
+    let queued = queued_signals(k);
+    k.arch_do_signal_or_restart();
+    if k.task_exiting() {
+        return None;
+    }
+    Some(queued_signals(k) < queued)
+}
+
 /// Signals queued from outside (not forced by the kernel in this loop).
 fn queued_signals(k: &Kctx<'_, impl KernelVersion>) -> usize {
     k.task.pending.iter().filter(|p| !p.forced).count()
+}
+
+/// arch/arm/kernel/entry-common.S ret_to_user / ret_fast_syscall: arm has
+/// no generic entry code; do_work_pending() runs if any bit of arm's
+/// _TIF_WORK_MASK is set. arm has no generic TIF bits, so TIF_RSEQ is
+/// TIF_NOTIFY_RESUME.
+fn arm_ret_to_user(k: K) {
+    let work_mask = tif::NEED_RESCHED | tif::SIGPENDING | tif::NOTIFY_RESUME;
+    let flags = k.task.tif;
+    if flags & work_mask == 0 {
+        k.decide(D::ArmNoWork);
+        return;
+    }
+    do_work_pending(k, flags, work_mask);
+}
+
+/// arch/arm/kernel/signal.c do_work_pending(): one kind of work a pass —
+/// reschedule, else a signal, else notify-resume — then the flags are read
+/// again. Unlike the generic loop, a pass that delivers a signal does not
+/// also run the rseq slow path, so a signal whose default action kills the
+/// task can end it before its IDs are written (v6.19 has the same loop).
+/// Bounded as the generic loop is.
+fn do_work_pending(k: K, mut flags: u32, work_mask: u32) {
+    let mut budget = EXIT_LOOP_BOUND;
+    while flags & work_mask != 0 {
+        if budget == 0 {
+            // No decision point, as in exit_to_user_mode_loop().
+            k.task.livelock = true;
+            return;
+        }
+        budget -= 1;
+        if flags & tif::NEED_RESCHED != 0 {
+            k.decide(D::ArmWorkSchedule);
+            k.schedule();
+        } else if flags & tif::SIGPENDING != 0 {
+            k.decide(D::ArmWorkSignal);
+            match deliver_signal(k) {
+                None => return,
+                Some(true) => budget += 1,
+                Some(false) => {}
+            }
+        } else {
+            k.decide(D::ArmWorkNotify);
+            resume_user_mode_work(k);
+        }
+        flags = k.task.tif;
+    }
 }
 
 /// __exit_to_user_mode_prepare(): the loop only if there is work.
@@ -1433,6 +1492,17 @@ fn exit_to_user_mode_prepare(k: K) {
     let ti_work = k.task.tif;
     if ti_work & exit_work(&k.cfg) != 0 {
         exit_to_user_mode_loop(k, ti_work);
+    }
+}
+
+/// The work loop on the way out: arm (no generic IRQ entry) runs its own
+/// ret_to_user / do_work_pending(); the others the generic
+/// __exit_to_user_mode_prepare().
+fn arch_exit_work(k: K) {
+    if k.cfg.generic_irq_entry {
+        exit_to_user_mode_prepare(k);
+    } else {
+        arm_ret_to_user(k);
     }
 }
 
@@ -1552,14 +1622,14 @@ impl KernelVersion for V7_1 {
         if debug(k) {
             __rseq_debug_syscall_return(k);
         }
-        exit_to_user_mode_prepare(k);
+        arch_exit_work(k);
         // syscall_exit_to_user_mode_prepare() ->
         // rseq_syscall_exit_to_user_mode(): clears events only with LOCKDEP
         // (not modelled); arm64 uses it too since 411c1cf43039.
     }
 
     fn irqentry_exit_to_user_mode(k: &mut Kctx<'_, Self>) {
-        exit_to_user_mode_prepare(k);
+        arch_exit_work(k);
         if k.task_exiting() {
             return;
         }

@@ -335,3 +335,57 @@ pub fn seeds() -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(32)
 }
+
+/// arm32's do_work_pending() (v7.0 and v7.1 alike): one kind of work a pass,
+/// reschedule first, then a signal, then notify-resume. Found by the
+/// embedded engine when the models ran the generic loop on arm32: a handled
+/// signal followed by a fatal one ended the task before its IDs were
+/// written, as v6.19 does, where the generic loop wrote them first.
+pub fn case_arm32_do_work_pending(v: &VersionEntry, len: u32, c: &mut Cov) {
+    // Nothing pending: ret_to_user goes straight out.
+    let mut f = registered(v, arm32(false), len);
+    f.steps([Event::Interrupt, Event::ExitToUser]);
+    assert!(f.took("ret_to_user/no_work_pending"));
+    c.add(&f);
+    // TIF_NEED_RESCHED inside a section: the schedule pass switches the
+    // task out and in, the next pass runs the slow path, which aborts.
+    let mut f = registered(v, arm32(false), len);
+    f.enter_cs();
+    f.steps([Event::NeedResched, Event::ExitToUser]);
+    assert!(f.took("do_work_pending/schedule"));
+    assert!(f.took("do_work_pending/notify_resume"));
+    assert!(aborted(&f), "{}: preempted in the section", v.name);
+    c.add(&f);
+    // A handled signal, a migration, then a signal whose default action
+    // kills. Pass 1 delivers SIGUSR1, pass 2 the fatal signal: the task
+    // dies with the old CPU's IDs (notify-resume never ran).
+    // arm64 runs the generic loop, where the same pass that delivers
+    // SIGUSR1 runs the slow path too (TIF_RSEQ is TIF_NOTIFY_RESUME there),
+    // so its IDs are written before the fatal signal.
+    for (cfg, ids_written) in [(arm32(false), false), (arm64(false), true)] {
+        let mut f = registered(v, cfg, len);
+        f.step(Event::SetHandler {
+            sig: abi::sig::SIGUSR1,
+            installed: true,
+        });
+        f.steps([
+            Event::Signal {
+                sig: abi::sig::SIGUSR1,
+            },
+            Event::SwitchIn { cpu: 6, mm_cid: 1 },
+            Event::Signal { sig: 1 },
+            Event::ExitToUser,
+        ]);
+        assert!(dead(&f), "{} {cfg}", v.name);
+        let want = if ids_written {
+            ids_of(6, 1)
+        } else {
+            ids_of(CPU0, CID0)
+        };
+        assert_eq!(ids(&f), want, "{} {cfg}", v.name);
+        if !ids_written {
+            assert!(f.took("do_work_pending/signal"));
+        }
+        c.add(&f);
+    }
+}
