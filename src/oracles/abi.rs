@@ -104,6 +104,9 @@ pub struct AbiChecker {
     word_bits: u32,
     /// The program's own rseq_cs (what it stored last).
     user_rseq_cs: u64,
+    /// Every byte the program has stored, by address (the last value): at
+    /// registration it tells the program's thread flags from the kernel's.
+    stored_bytes: std::collections::BTreeMap<u64, u8>,
     pub violations: Vec<Violation>,
 }
 
@@ -132,6 +135,7 @@ impl AbiChecker {
             task_size: lowered.arch.task_size(),
             word_bits: lowered.arch.word_bits(),
             user_rseq_cs: 0,
+            stored_bytes: std::collections::BTreeMap::new(),
             violations: Vec::new(),
         }
     }
@@ -381,6 +385,9 @@ impl AbiChecker {
     }
 
     fn store(&mut self, i: usize, addr: u64, bytes: &[u8], reg: Option<Registration>) {
+        for (k, &b) in bytes.iter().enumerate() {
+            self.stored_bytes.insert(addr.wrapping_add(k as u64), b);
+        }
         let len = bytes.len() as u64;
         if let Some(r) = reg {
             let span = u64::from(r.len).max(abi::ORIG_RSEQ_SIZE as u64);
@@ -459,6 +466,25 @@ impl AbiChecker {
         }
         if flags == abi::RSEQ_FLAG_UNREGISTER && !misuse {
             self.user_rseq_cs = 0;
+        }
+        // Registering an area whose thread flags the program left non-zero
+        // breaks the rule as much as storing them later: legacy
+        // rseq_need_restart() kills on any bit. A byte counts as the
+        // program's when it still holds what the program stored there (a
+        // v7.0 kernel writes bits 4 and 5 itself at registration).
+        if flags != abi::RSEQ_FLAG_UNREGISTER && !misuse {
+            let field = addr.wrapping_add(rseq::FLAGS);
+            let programs = model.current_mem().peek_n::<4>(field).is_some_and(|now| {
+                (0..4u64).any(|k| {
+                    let b = now[k as usize];
+                    b != 0 && self.stored_bytes.get(&field.wrapping_add(k)) == Some(&b)
+                })
+            });
+            if programs {
+                self.flag(i, "thread-flags-nonzero", || {
+                    format!("registered at {addr:#x} over thread flags the program stored")
+                });
+            }
         }
     }
 
