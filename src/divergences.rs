@@ -9,6 +9,7 @@
 //! the one kernel change it cites and nothing else, so that a new bug that
 //! happens to touch the same fields is still reported.
 
+use crate::abi::{errno, Arch};
 use crate::kernel::{Event, Fate, Observation, Syscall};
 use crate::mem::AccessKind;
 use crate::oracles::abi::overlaps;
@@ -29,6 +30,8 @@ pub enum Category {
     AbiViolatingProgram,
     /// A kernel bug, fixed by a later commit.
     KernelBugFixedLater,
+    /// A kernel bug that no modelled release fixes.
+    KernelBugUnfixed,
 }
 
 /// One registered divergence.
@@ -235,6 +238,15 @@ impl<'a> Ctx<'a> {
         self.events_in_window()
             .iter()
             .any(|e| matches!(e, Event::Syscall(Syscall::Rseq { flags, .. }) if (flags & 1 == 1) == unregister))
+    }
+    /// The address and length of a registering rseq syscall in this window.
+    pub fn register_call_in_window(&self) -> Option<(u64, u32)> {
+        self.events_in_window().iter().find_map(|e| match e {
+            Event::Syscall(Syscall::Rseq {
+                addr, len, flags, ..
+            }) if flags & 1 == 0 => Some((*addr, *len)),
+            _ => None,
+        })
     }
     /// The scenario's events from the previous observation's event to this
     /// one's (see [`Ctx::rseq_call_in_window`]).
@@ -774,6 +786,24 @@ pub static REGISTRY: &[KnownDivergence] = &[
                 && ((Ctx::killed(c.new_obs()) && !Ctx::killed(c.old_obs()))
                     || (Ctx::fast_path_slice_write_faulted(c.new, c.obs)
                         && diff_only_area(c, &IDS)))
+        },
+    },
+    KnownDivergence {
+        id: "r70-registration-checks-access-over-64-bytes",
+        oracle: "differential",
+        from: "v6.19",
+        to: "v7.0",
+        category: Category::KernelBugUnfixed,
+        justification: "v7.0 rseq_register() opens its write region with scoped_user_write_access() over sizeof(struct rseq), whatever rseq_len: 32 bytes in v6.19, 64 since 3b68df978133. Where user_access_begin() checks access_ok() over that size (every architecture but x86-64's masked user access), a 32-byte area in the last 64 bytes below TASK_SIZE passes sys_rseq()'s access_ok(rseq, rseq_len) and then fails with EFAULT, where v6.19 registered it. v7.1 keeps the 64-byte region",
+        applies: |c| {
+            let masked = matches!(c.new.config.arch, Arch::X86_64 | Arch::X86_64La57);
+            let ts = c.new.task_size;
+            !masked
+                && c.new_obs().and_then(|o| o.syscall_ret) == Some(-errno::EFAULT)
+                && c.register_call_in_window().is_some_and(|(addr, len)| {
+                    addr.checked_add(u64::from(len)).is_some_and(|end| end <= ts)
+                        && addr.checked_add(64).is_none_or(|end| end > ts)
+                })
         },
     },
     KnownDivergence {

@@ -713,6 +713,27 @@ fn thread_flags_the_kernel_wrote_do_not_count_at_re_registration() {
     }
 }
 
+#[test]
+fn x86_64_registers_an_area_in_the_last_32_bytes_on_every_release() {
+    // The companion of the riscv64 regression above: x86-64's masked user
+    // access checks no length, so v7.0's 64-byte write region does not
+    // fault for a 32-byte area that ends at TASK_SIZE.
+    let text = include_str!("scenarios/area_in_the_last_32_bytes_below_task_size.json");
+    let mut s = Scenario::from_json(text).expect("scenario");
+    s.arch = rseq_fuzz::abi::Arch::X86_64;
+    s.layout.area = s.arch.task_size() - 32;
+    let report = oracles::check(&s, &Options::default()).expect("check");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    for run in &report.runs {
+        assert_eq!(
+            run.observations[0].syscall_ret,
+            Some(0),
+            "{} did not register",
+            run.name()
+        );
+    }
+}
+
 /// The first candidate finding the registry entry `id` explained.
 fn explained_as<'a>(report: &'a oracles::Report, id: &str) -> &'a oracles::Finding {
     report
@@ -773,7 +794,16 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 8] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 9] = [
+    (
+        include_str!("scenarios/area_in_the_last_32_bytes_below_task_size.json"),
+        "r70-registration-checks-access-over-64-bytes",
+        "syscall return",
+        ["v6.19/", "v7.0/"],
+        "a 32-byte area in the last 32 bytes below TASK_SIZE on riscv64: v7.0's \
+         rseq_register() write region is sizeof(struct rseq) = 64 bytes and \
+         user_access_begin() checks access_ok() over it (honggfuzz)",
+    ),
     (
         include_str!("scenarios/thread_flags_stored_before_registration.json"),
         "r-descriptor-validated-only-inside",
