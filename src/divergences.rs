@@ -278,6 +278,11 @@ impl<'a> Ctx<'a> {
                 .any(|r| overlaps(addr, len, area.addr + r.start as u64, r.len() as u64))
         })
     }
+    /// In this window the run's section routines read descriptor bytes at
+    /// address 0 (the phantom descriptor of a NULL rseq_cs).
+    pub fn read_descriptor_at_null(&self, run: &Run) -> bool {
+        Self::descriptor_reads(run, self.obs).any(|(addr, len)| overlaps(addr, len, 0, 32))
+    }
     /// The (address, length) spans the run's section routines
     /// (rseq_update_user_cs(), rseq_debug_update_user_cs(),
     /// rseq_get_rseq_cs()) read as descriptor fields in this window.
@@ -743,6 +748,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
                 && c.new.version != "v6.18"
                 && c.lowered.setup.mem.state(0) != crate::mem::PageState::Unmapped
                 && matches!(c.finding.oracle, "fault-transparency" | "differential")
+                && (c.read_descriptor_at_null(c.new) || c.old.is_some_and(|o| c.read_descriptor_at_null(o)))
         },
     },
     KnownDivergence {

@@ -714,6 +714,29 @@ fn thread_flags_the_kernel_wrote_do_not_count_at_re_registration() {
 }
 
 #[test]
+fn the_debug_null_descriptor_entry_needs_a_read_at_null() {
+    // With page 0 mapped, rd-debug-branch-a-reads-address-zero used to
+    // explain every debug divergence; the riscv64 registration finding's
+    // debug pair was explained by it although nothing read address 0.
+    let text = include_str!("scenarios/area_in_the_last_32_bytes_below_task_size.json");
+    let (s, report) = check_clean(text);
+    assert_ne!(
+        s.lower().setup.mem.state(0),
+        rseq_fuzz::mem::PageState::Unmapped,
+        "the scenario must map page 0"
+    );
+    let debug_pair = report
+        .explained
+        .iter()
+        .find(|f| f.runs[0] == "v6.19/riscv64+ge+gie+debug")
+        .expect("the debug pair diverges");
+    assert_eq!(
+        debug_pair.explained_by,
+        Some("r70-registration-checks-access-over-64-bytes")
+    );
+}
+
+#[test]
 fn x86_64_registers_an_area_in_the_last_32_bytes_on_every_release() {
     // The companion of the riscv64 regression above: x86-64's masked user
     // access checks no length, so v7.0's 64-byte write region does not
@@ -794,7 +817,17 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 9] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 10] = [
+    (
+        include_str!("scenarios/debug_branch_a_reads_a_descriptor_at_null.json"),
+        "rd-debug-branch-a-reads-address-zero",
+        "differs in ip",
+        ["v6.18/", "v6.19/"],
+        "page 0 holds a descriptor covering the IP and rseq_cs is 0; with the \
+         debug key, v6.19's Branch A runs the section routine on address 0 and \
+         aborts. The entry now requires that read in the window (it used to \
+         explain any debug divergence while page 0 was mapped)",
+    ),
     (
         include_str!("scenarios/area_in_the_last_32_bytes_below_task_size.json"),
         "r70-registration-checks-access-over-64-bytes",
