@@ -364,8 +364,19 @@ impl<'a> Ctx<'a> {
         let resumed_at_own_frame = |run: &Run, o: Option<&Observation>| {
             o.is_some_and(|o| Ctx::frame_ips(run, self.obs).contains(&o.ip))
         };
+        // A program that also clobbered its IDs sees the releases' ID
+        // rewrite policies (registered on their own) in the same return.
+        let ranges: &[Range<usize>] = if self.clobbered_ids() {
+            &[
+                RSEQ_CS_BYTES,
+                IDS[0].start..IDS[0].end,
+                IDS[1].start..IDS[1].end,
+            ]
+        } else {
+            &[RSEQ_CS_BYTES]
+        };
         self.sigreturn_in_window()
-            && diff_only_area_or_ip(self, &[RSEQ_CS_BYTES])
+            && diff_only_area_or_ip(self, ranges)
             && self.old.is_some_and(|old| {
                 resumed_at_own_frame(old, self.old_obs())
                     && resumed_at_own_frame(self.new, self.new_obs())
@@ -637,7 +648,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "*",
         to: "*",
         category: Category::AbiViolatingProgram,
-        justification: "rt_sigreturn resumes at the IP saved in the signal frame, and the releases save different IPs for a program that broke the ABI at signal delivery (a syscall inside a section, a descriptor stored behind the kernel's back): legacy rseq_signal_deliver() runs rseq_ip_fixup() whenever the event mask is set and aborts in the frame, the rework's __rseq_signal_deliver() evaluates the section only after a user interrupt (spec §6 rows 6, 15). The difference is the one the delivery made, seen late",
+        justification: "rt_sigreturn resumes at the IP saved in the signal frame, and the releases save different IPs for a program that broke the ABI at signal delivery (a syscall inside a section, a descriptor stored behind the kernel's back): legacy rseq_signal_deliver() runs rseq_ip_fixup() whenever the event mask is set and aborts in the frame, the rework's __rseq_signal_deliver() evaluates the section only after a user interrupt (spec §6 rows 6, 15). The difference is the one the delivery made, seen late; a program that also clobbered its IDs sees the releases' ID rewrite policies in the same return (r-ids-rewritten-only-when-changed, v2-legacy-mode-rewrites-ids)",
         applies: |c| c.nonconforming() && c.sigreturn_to_differing_frames(),
     },
     KnownDivergence {

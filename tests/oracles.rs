@@ -817,7 +817,17 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 10] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 11] = [
+    (
+        include_str!("scenarios/sigreturn_after_ids_clobbered.json"),
+        "sigreturn-to-a-frame-saved-differently",
+        "differs in ip, struct rseq bytes [24, 25, 26, 27]",
+        ["v6.18/", "v6.19/"],
+        "a syscall inside a section, a handled kill, an mm_cid store, then \
+         rt_sigreturn: legacy aborted in the frame and rewrote the clobbered \
+         mm_cid, the rework did neither; the entry allowed only rseq_cs bytes \
+         beside the IP (embedded engine)",
+    ),
     (
         include_str!("scenarios/debug_branch_a_reads_a_descriptor_at_null.json"),
         "rd-debug-branch-a-reads-address-zero",
