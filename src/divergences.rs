@@ -886,6 +886,23 @@ pub static REGISTRY: &[KnownDivergence] = &[
         applies: |c| c.rseq_call_in_window(true) && diff_only_area(c, &[0..4, SLICE_BYTES]),
     },
     KnownDivergence {
+        id: "v2-unregister-skips-debug-id-validation",
+        oracle: "differential",
+        from: "v7.0",
+        to: "v7.1",
+        category: Category::AbiViolatingProgram,
+        justification: "v7.0 rseq_reset_ids() wrote the IDs through rseq_set_ids(), which with the rseq_debug key first runs rseq_debug_validate_ids(): a program that clobbered its read-only fields was killed with force_sig(SIGSEGV) and its unregistration failed with EFAULT. v7.1's rseq_reset_ids() (2cb68e45120d) writes the fields directly, without validation, so the same program unregisters",
+        applies: |c| {
+            c.new.config.debug
+                && c.clobbered_ids()
+                && c.rseq_call_in_window(true)
+                && c.old_obs().is_some_and(|o| {
+                    o.decisions.contains(&"rseq_reset_ids/set_ids_failed_force_sig")
+                })
+                && c.new_obs().is_some_and(|o| o.decisions.contains(&"rseq_unregister/ok"))
+        },
+    },
+    KnownDivergence {
         id: "v2-legacy-mode-rewrites-ids",
         oracle: "differential",
         from: "v7.0",

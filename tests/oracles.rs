@@ -817,7 +817,24 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 11] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 13] = [
+    (
+        include_str!("scenarios/unregister_after_ids_clobbered_debug.json"),
+        "v2-unregister-skips-debug-id-validation",
+        "syscall return",
+        ["v7.0/", "v7.1/"],
+        "the program stored into cpu_id_start and unregistered with the debug \
+         key on: v7.0's rseq_reset_ids() validated the IDs, killed and failed \
+         with EFAULT; v7.1's writes them without validation (honggfuzz)",
+    ),
+    (
+        include_str!("scenarios/unregister_after_area_clobbered_slice_debug.json"),
+        "v2-unregister-skips-debug-id-validation",
+        "syscall return",
+        ["v7.0/", "v7.1/"],
+        "the same with the slice extension: both releases kill on the clobbered \
+         slice_ctrl, only v7.0 also fails the unregistration (embedded engine)",
+    ),
     (
         include_str!("scenarios/sigreturn_after_ids_clobbered.json"),
         "sigreturn-to-a-frame-saved-differently",
