@@ -239,6 +239,17 @@ impl<'a> Ctx<'a> {
             .iter()
             .any(|e| matches!(e, Event::Syscall(Syscall::Rseq { flags, .. }) if (flags & 1 == 1) == unregister))
     }
+    /// The program's rseq_cs was stale at the window's entry (no section
+    /// covered the IP) and one of the runs cleared it: the ABI's lazy clear.
+    pub fn stale_rseq_cs_cleared_in_one(&self) -> bool {
+        let stale = self.window().is_some_and(|w| w.cs_at_entry.is_none());
+        let cleared_in_one = [self.old_obs(), self.new_obs()].iter().any(|o| {
+            o.and_then(|o| o.area.as_ref())
+                .and_then(|a| a.get(RSEQ_CS_BYTES))
+                .is_some_and(|b| b.iter().all(|&x| x == 0))
+        });
+        stale && cleared_in_one
+    }
     /// The address and length of a registering rseq syscall in this window.
     pub fn register_call_in_window(&self) -> Option<(u64, u32)> {
         self.events_in_window().iter().find_map(|e| match e {
@@ -515,15 +526,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "*",
         category: Category::IntendedOptimization,
         justification: "the ABI lets the kernel clear a non-zero rseq_cs lazily when the IP is outside the section (uapi comment on rseq_cs), and each release clears on different paths: legacy on every notify-resume (clear_rseq_cs()), the rework only when it evaluates the section, debug kernels also at syscall return (__rseq_debug_syscall_return()) (spec §6 rows 8, 14)",
-        applies: |c| {
-            let stale = c.window().is_some_and(|w| w.cs_at_entry.is_none());
-            let cleared_in_one = [c.old_obs(), c.new_obs()].iter().any(|o| {
-                o.and_then(|o| o.area.as_ref())
-                    .and_then(|a| a.get(RSEQ_CS_BYTES))
-                    .is_some_and(|b| b.iter().all(|&x| x == 0))
-            });
-            stale && cleared_in_one && diff_only_area(c, &[RSEQ_CS_BYTES])
-        },
+        applies: |c| c.stale_rseq_cs_cleared_in_one() && diff_only_area(c, &[RSEQ_CS_BYTES]),
     },
     KnownDivergence {
         id: "r-descriptor-validated-only-inside",
@@ -657,13 +660,17 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "v6.18",
         to: "v6.19",
         category: Category::IntendedOptimization,
-        justification: "legacy __rseq_handle_notify_resume() wrote the IDs from the notify-resume work of an exit-loop pass, before a fatal signal dequeued in a later pass killed the task; the rework writes them after the loop (rseq_exit_to_user_mode_restart()), which a task killed by a signal inside the loop never reaches. The task never returns to user space, so the ABI promises nothing about its IDs; only memory another process shares can show them",
+        justification: "legacy __rseq_handle_notify_resume() wrote the IDs from the notify-resume work of an exit-loop pass, before a fatal signal dequeued in a later pass killed the task; the rework writes them after the loop (rseq_exit_to_user_mode_restart()), which a task killed by a signal inside the loop never reaches. The task never returns to user space, so the ABI promises nothing about its IDs; only memory another process shares can show them. The same notify-resume work also cleared a stale rseq_cs (lazy-clear-of-stale-rseq-cs), which can show beside the IDs",
         applies: |c| {
             let died_of = |o: Option<&Observation>| o.map(|o| (o.fate, o.kills.is_empty()));
             let (old, new) = (died_of(c.old_obs()), died_of(c.new_obs()));
+            // The notify-resume work that wrote legacy's IDs also cleared
+            // a stale rseq_cs (lazy-clear-of-stale-rseq-cs): both show.
+            let ids_and_cs = [IDS[0].clone(), IDS[1].clone(), RSEQ_CS_BYTES];
             old == new
                 && matches!(new, Some((Fate::Killed { .. }, true)))
-                && diff_only_area(c, &IDS)
+                && (diff_only_area(c, &IDS)
+                    || (c.stale_rseq_cs_cleared_in_one() && diff_only_area(c, &ids_and_cs)))
         },
     },
     KnownDivergence {

@@ -817,7 +817,17 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 13] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 14] = [
+    (
+        include_str!("scenarios/task_dies_after_stale_rseq_cs.json"),
+        "r-no-id-update-for-a-task-that-dies-in-the-exit-loop",
+        "struct rseq bytes [0, 4, 10, 20, 24]",
+        ["v6.18/", "v6.19/"],
+        "a stale rseq_cs, a handled signal, a migration, then a fatal signal: \
+         legacy's notify-resume wrote the IDs and lazily cleared rseq_cs before \
+         the task died, the rework did neither; the entry allowed only ID bytes \
+         (embedded engine)",
+    ),
     (
         include_str!("scenarios/unregister_after_ids_clobbered_debug.json"),
         "v2-unregister-skips-debug-id-validation",
