@@ -759,13 +759,13 @@ pub static REGISTRY: &[KnownDivergence] = &[
         oracle: "*",
         from: "*",
         to: "*",
-        category: Category::KernelBugFixedLater,
-        justification: "with the rseq_debug key on, rseq_exit_user_update() Branch A calls the section routine even when rseq_cs is 0, so it reads a descriptor at address 0 (spec §4.4, read from the code; looks unintended). With page 0 mapped, that phantom descriptor can abort the task from the fast path, while the slow path, reached when any access faults, checks csaddr == 0 first and does not: faults then change the outcome",
+        category: Category::KernelBugUnfixed,
+        justification: "with the rseq_debug key on, rseq_exit_user_update() Branch A calls the section routine even when rseq_cs is 0, so it reads a descriptor at address 0 (spec §4.4; include/linux/rseq_entry.h tests `debug || csaddr` and rseq_debug_update_user_cs() has no zero check; looks unintended). With page 0 mapped, that phantom descriptor can abort a task that is in no critical section (a contract break) from the fast path, while the slow path, reached when any access faults, checks csaddr == 0 first and does not: faults then change the outcome. v7.1 still has it for V2 registrations; its legacy registrations always take Branch B, which checks csaddr first",
         applies: |c| {
             c.new.config.debug
                 && c.new.version != "v6.18"
                 && c.lowered.setup.mem.state(0) != crate::mem::PageState::Unmapped
-                && matches!(c.finding.oracle, "fault-transparency" | "differential")
+                && matches!(c.finding.oracle, "contract" | "fault-transparency" | "differential")
                 && (c.read_descriptor_at_null(c.new) || c.old.is_some_and(|o| c.read_descriptor_at_null(o)))
         },
     },

@@ -28,6 +28,9 @@ pub struct Window {
     pub frames: Vec<(u8, u64)>,
     /// The program had broken no ABI rule up to the end of this window.
     pub conforming: bool,
+    /// A syscall of the window sets the IP itself (rt_sigreturn, a
+    /// successful execve), so the IP at the return is not the entry's.
+    pub ip_replaced: bool,
 }
 
 /// One version's run of a scenario.
@@ -108,6 +111,9 @@ fn note_before(win: &mut Window, abi: &mut AbiChecker, i: usize, ev: &Event, mod
             }
             if matches!(sc, Syscall::Membarrier { own_cpu: true }) {
                 win.membarrier = true;
+            }
+            if matches!(sc, Syscall::Sigreturn | Syscall::Execve { ok: true }) {
+                win.ip_replaced = true;
             }
         }
         // From user mode each of these enters the kernel by an interrupt

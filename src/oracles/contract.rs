@@ -3,7 +3,10 @@
 //!   critical section, the next user instruction is abort_ip and rseq_cs is 0;
 //! * after any return to user mode while registered, cpu_id_start, cpu_id,
 //!   node_id and mm_cid are current;
-//! * the program is never killed by rseq.
+//! * the program is never killed by rseq;
+//! * outside any critical section, rseq never moves the IP: the program
+//!   resumes (or its first signal frame saves) the IP it entered the kernel
+//!   at, unless a syscall of the window sets the IP itself.
 //!
 //! Only windows up to the program's first ABI violation are held to it.
 
@@ -91,6 +94,16 @@ fn violated(o: &Observation, w: &Window, lowered: &Lowered) -> Option<String> {
                 return Some(format!(
                     "aborted to {:#x} but rseq_cs is {cleared}, not 0",
                     cs.abort
+                ));
+            }
+        }
+    }
+    if w.cs_at_entry.is_none() && !w.ip_replaced {
+        if let Some(entry) = w.entry_ip {
+            let resumed = w.frames.first().map_or(o.ip, |f| f.1);
+            if resumed != entry {
+                return Some(format!(
+                    "entered the kernel at {entry:#x}, outside any critical section, but resumed at {resumed:#x}"
                 ));
             }
         }
