@@ -380,8 +380,8 @@ impl<'a> Ctx<'a> {
         let ranges: &[Range<usize>] = if self.clobbered_ids() {
             &[
                 RSEQ_CS_BYTES,
-                IDS[0].start..IDS[0].end,
-                IDS[1].start..IDS[1].end,
+                IDS[0].clone(),
+                IDS[1].clone(),
             ]
         } else {
             &[RSEQ_CS_BYTES]
