@@ -378,11 +378,7 @@ impl<'a> Ctx<'a> {
         // A program that also clobbered its IDs sees the releases' ID
         // rewrite policies (registered on their own) in the same return.
         let ranges: &[Range<usize>] = if self.clobbered_ids() {
-            &[
-                RSEQ_CS_BYTES,
-                IDS[0].clone(),
-                IDS[1].clone(),
-            ]
+            &[RSEQ_CS_BYTES, IDS[0].clone(), IDS[1].clone()]
         } else {
             &[RSEQ_CS_BYTES]
         };
@@ -622,6 +618,20 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::KernelBugFixedLater,
         justification: "rseq_reset_ids() in v6.19 writes RSEQ_CPU_ID_UNINITIALIZED to cpu_id_start, which the ABI says is always a possible CPU; fixed by 2cb68e45120d \"Set rseq::cpu_id_start to 0 on unregistration\" (spec §6 row 20)",
         applies: |c| c.rseq_call_in_window(true) && diff_only_area(c, &CPU_ID_START),
+    },
+    KnownDivergence {
+        id: "r-unregister-leaves-cpu-id-start-impossible",
+        oracle: "contract",
+        from: "",
+        to: "*",
+        category: Category::KernelBugFixedLater,
+        justification: "the contract side of r-unregister-writes-cpu-id-start-uninitialized: after a successful unregistration, v6.19's and v7.0's rseq_reset_ids() leave RSEQ_CPU_ID_UNINITIALIZED in cpu_id_start, which the man page says is always a possible CPU number, registered or not; fixed in v7.1 by 2cb68e45120d \"Set rseq::cpu_id_start to 0 on unregistration\" (spec §2.6, §6 row 20)",
+        applies: |c| {
+            matches!(c.new.version, "v6.19" | "v7.0")
+                && c.rseq_call_in_window(true)
+                && c.finding.message.starts_with("cpu_id_start is 0xffffffff")
+                && c.new_obs().is_some_and(|o| o.registration.is_none())
+        },
     },
     KnownDivergence {
         id: "r-registration-writes-ids",

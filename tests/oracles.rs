@@ -841,6 +841,36 @@ fn the_debug_null_descriptor_abort_breaks_the_contract_up_to_v7_1_v2() {
 }
 
 #[test]
+fn cpu_id_start_stays_a_possible_cpu_after_unregistration_only_where_fixed() {
+    // The contract's cpu_id_start clause on the real versions: v6.19 and
+    // v7.0 leave RSEQ_CPU_ID_UNINITIALIZED there on unregistration (the
+    // registered kernel bug), v6.18 and v7.1 (2cb68e45120d) write 0.
+    let text = include_str!("scenarios/unregister_leaves_cpu_id_start.json");
+    let (_, report) = check_clean(text);
+    let broke = |version: &str| {
+        report.explained.iter().any(|f| {
+            f.oracle == "contract"
+                && f.runs[0].starts_with(version)
+                && f.message.starts_with("cpu_id_start is 0xffffffff")
+                && f.explained_by == Some("r-unregister-leaves-cpu-id-start-impossible")
+        })
+    };
+    assert!(broke("v6.19/") && broke("v7.0/"), "{:#?}", report.explained);
+    assert!(
+        !broke("v6.18/") && !broke("v7.1/"),
+        "{:#?}",
+        report.explained
+    );
+    for run in &report.runs {
+        let last = run.observations.last().expect("observations");
+        assert_eq!(last.registration, None, "{} did not unregister", run.name());
+        let cpu_id_start = last.area.as_ref().expect("area")[0];
+        let fixed = matches!(run.version, "v6.18" | "v7.1");
+        assert_eq!(cpu_id_start == 0, fixed, "{}", run.name());
+    }
+}
+
+#[test]
 fn a_32_bit_task_never_runs_above_4_gib() {
     // Regression (found by the embedded engine on differential): execve()
     // jumped to a 64-bit entry point on arm32, where v6.19 truncates the IP

@@ -6,15 +6,19 @@
 //! * the program is never killed by rseq;
 //! * outside any critical section, rseq never moves the IP: the program
 //!   resumes (or its first signal frame saves) the IP it entered the kernel
-//!   at, unless a syscall of the window sets the IP itself.
+//!   at, unless a syscall of the window sets the IP itself;
+//! * cpu_id_start is always a possible CPU number, registered or not (man
+//!   page, spec §2.6): a return after the kernel wrote it finds one there.
 //!
 //! Only windows up to the program's first ABI violation are held to it.
 
 use super::Finding;
 use crate::abi::rseq;
-use crate::kernel::{cpu_to_node, Fate, Observation};
+use crate::kernel::{cpu_to_node, Fate, Observation, NR_CPUS};
+use crate::mem::AccessKind;
 use crate::runner::{Run, Window};
 use crate::scenario::Lowered;
+use crate::trace::TraceEvent;
 
 fn u32_at(b: &[u8], off: u64) -> Option<u32> {
     let s = b.get(off as usize..off as usize + 4)?;
@@ -35,7 +39,10 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<(Finding, usize)> {
         if !w.conforming {
             break;
         }
-        if let Some(msg) = violated(o, w, lowered) {
+        let before = k.checked_sub(1).and_then(|p| run.observations.get(p));
+        if let Some(msg) =
+            violated(o, w, lowered).or_else(|| cpu_id_start_impossible(run, before, o, lowered))
+        {
             out.push((
                 Finding {
                     oracle: "contract",
@@ -128,4 +135,46 @@ fn violated(o: &Observation, w: &Window, lowered: &Lowered) -> Option<String> {
         }
     }
     None
+}
+
+/// The man page promises that cpu_id_start "is guaranteed to always be a
+/// possible CPU number, even when rseq is not registered". The program
+/// starts it at a possible CPU (0), so only a kernel write can break that:
+/// a return whose window has a kernel write to the field must find a
+/// possible CPU there. (Registration may write RSEQ_CPU_ID_UNINITIALIZED
+/// first, as long as the exit path overwrites it before the return.) The
+/// field is the cpu_id_start of the area at `layout.area` only while that
+/// is the registered area, at the window's start (`before`) or its end:
+/// an area registered elsewhere may put another field there.
+fn cpu_id_start_impossible(
+    run: &Run,
+    before: Option<&Observation>,
+    o: &Observation,
+    lowered: &Lowered,
+) -> Option<String> {
+    let at_area = |o: Option<&Observation>| {
+        o.and_then(|o| o.registration)
+            .is_some_and(|r| r.addr == lowered.layout.area)
+    };
+    if o.fate != Fate::Running || !(at_area(before) || at_area(Some(o))) {
+        return None;
+    }
+    let field = lowered.layout.area.wrapping_add(rseq::CPU_ID_START);
+    let (a, b) = o.trace_range;
+    let wrote = run.trace.events.get(a..b)?.iter().any(|e| {
+        matches!(e, TraceEvent::Access {
+            addr,
+            width,
+            kind: AccessKind::Write,
+            result: Ok(()),
+            ..
+        } if *addr < field.wrapping_add(4) && field < addr.wrapping_add(u64::from(*width)))
+    });
+    if !wrote {
+        return None;
+    }
+    let got = u32_at(o.area.as_deref()?, rseq::CPU_ID_START)?;
+    (got >= NR_CPUS).then(|| {
+        format!("cpu_id_start is {got:#x} after the kernel wrote it, not a possible CPU number")
+    })
 }
