@@ -23,6 +23,7 @@ const FAULT_KILLS: u8 = 6;
 const STALE_IDS: u8 = 7;
 const KERNEL_IP: u8 = 8;
 const ABORT_OUTSIDE: u8 = 9;
+const NO_RESET: u8 = 10;
 
 rseq_fuzz::decision_points! {
     pub enum D {
@@ -155,6 +156,19 @@ impl<const MODE: u8> KernelVersion for Double<MODE> {
             }
             (1, Some(r)) if r.addr == addr => {
                 k.rseq.reg = None;
+                // Unregistration resets the IDs: cpu_id_start to a
+                // possible CPU, cpu_id to "uninitialized".
+                if MODE != NO_RESET {
+                    let reset = [
+                        (rseq::CPU_ID_START, 0),
+                        (rseq::CPU_ID, abi::RSEQ_CPU_ID_UNINITIALIZED),
+                    ];
+                    for (off, v) in reset {
+                        if k.put_user_u32("double_reset", addr + off, v).is_err() {
+                            return -abi::errno::EFAULT;
+                        }
+                    }
+                }
                 0
             }
             _ => -abi::errno::EINVAL,
@@ -199,6 +213,7 @@ static FAULT_KILLS_E: VersionEntry = entry::<Double<FAULT_KILLS>>();
 static STALE_IDS_E: VersionEntry = entry::<Double<STALE_IDS>>();
 static KERNEL_IP_E: VersionEntry = entry::<Double<KERNEL_IP>>();
 static ABORT_OUTSIDE_E: VersionEntry = entry::<Double<ABORT_OUTSIDE>>();
+static NO_RESET_E: VersionEntry = entry::<Double<NO_RESET>>();
 
 fn x86() -> Config {
     Config::native(Arch::X86_64, false)
@@ -323,6 +338,20 @@ fn contract_fires_on_an_abort_outside_any_section() {
     let f = fired(&s, &ABORT_OUTSIDE_E, "contract");
     assert!(
         f.message.contains("outside any critical section"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn contract_fires_on_a_live_cpu_id_after_unregistration() {
+    let text = include_str!("scenarios/unregister_leaves_cpu_id_start.json");
+    let s = Scenario::from_json(text).expect("scenario");
+    assert_eq!(findings(&s, vec![(&CORRECT_E, x86())]), vec![]);
+    let f = fired(&s, &NO_RESET_E, "contract");
+    assert!(
+        f.message
+            .starts_with("cpu_id is 0x3 after a successful unregistration"),
         "{}",
         f.message
     );

@@ -8,13 +8,15 @@
 //!   resumes (or its first signal frame saves) the IP it entered the kernel
 //!   at, unless a syscall of the window sets the IP itself;
 //! * cpu_id_start is always a possible CPU number, registered or not (man
-//!   page, spec §2.6): a return after the kernel wrote it finds one there.
+//!   page, spec §2.6): a return after the kernel wrote it finds one there;
+//! * a successful unregistration leaves cpu_id at RSEQ_CPU_ID_UNINITIALIZED
+//!   ("rseq uninitialized"; glibc's sched_getcpu() trusts a cpu_id >= 0).
 //!
 //! Only windows up to the program's first ABI violation are held to it.
 
 use super::Finding;
 use crate::abi::rseq;
-use crate::kernel::{cpu_to_node, Fate, Observation, NR_CPUS};
+use crate::kernel::{cpu_to_node, Event, Fate, Observation, Syscall, NR_CPUS};
 use crate::mem::AccessKind;
 use crate::runner::{Run, Window};
 use crate::scenario::Lowered;
@@ -40,8 +42,9 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<(Finding, usize)> {
             break;
         }
         let before = k.checked_sub(1).and_then(|p| run.observations.get(p));
-        if let Some(msg) =
-            violated(o, w, lowered).or_else(|| cpu_id_start_impossible(run, before, o, lowered))
+        if let Some(msg) = violated(o, w, lowered)
+            .or_else(|| cpu_id_start_impossible(run, before, o, lowered))
+            .or_else(|| cpu_id_live_after_unregistration(before, o, lowered))
         {
             out.push((
                 Finding {
@@ -176,5 +179,41 @@ fn cpu_id_start_impossible(
     let got = u32_at(o.area.as_deref()?, rseq::CPU_ID_START)?;
     (got >= NR_CPUS).then(|| {
         format!("cpu_id_start is {got:#x} after the kernel wrote it, not a possible CPU number")
+    })
+}
+
+/// After the return from a successful unregistration of the area at
+/// `layout.area`, cpu_id reads RSEQ_CPU_ID_UNINITIALIZED: every release's
+/// unregistration resets it, and user space (glibc's sched_getcpu()) reads
+/// a cpu_id >= 0 as "registered, on this CPU".
+fn cpu_id_live_after_unregistration(
+    before: Option<&Observation>,
+    o: &Observation,
+    lowered: &Lowered,
+) -> Option<String> {
+    let before = before?;
+    let area = lowered.layout.area;
+    if o.fate != Fate::Running
+        || o.registration.is_some()
+        || o.syscall_ret != Some(0)
+        || before.registration.is_none_or(|r| r.addr != area)
+    {
+        return None;
+    }
+    // The window's events: a syscall made from the kernel returns to user
+    // first, so the window starts at the previous observation's event.
+    let events = lowered.events.get(before.step..=o.step)?;
+    let unregistered = events.iter().any(|e| {
+        matches!(e, Event::Syscall(Syscall::Rseq { addr, flags, .. })
+            if flags & 1 == 1 && *addr & crate::abi::word_mask(lowered.arch.word_bits()) == area)
+    });
+    if !unregistered {
+        return None;
+    }
+    let got = u32_at(o.area.as_deref()?, rseq::CPU_ID)?;
+    (got != crate::abi::RSEQ_CPU_ID_UNINITIALIZED).then(|| {
+        format!(
+            "cpu_id is {got:#x} after a successful unregistration, not RSEQ_CPU_ID_UNINITIALIZED"
+        )
     })
 }
