@@ -24,6 +24,7 @@ const STALE_IDS: u8 = 7;
 const KERNEL_IP: u8 = 8;
 const ABORT_OUTSIDE: u8 = 9;
 const NO_RESET: u8 = 10;
+const WRITE_AFTER_UNREGISTER: u8 = 11;
 
 rseq_fuzz::decision_points! {
     pub enum D {
@@ -35,6 +36,8 @@ rseq_fuzz::decision_points! {
 struct St {
     reg: Option<Registration>,
     pending: bool,
+    /// The area last unregistered (WRITE_AFTER_UNREGISTER keeps using it).
+    unregistered: Option<Registration>,
 }
 
 struct Double<const MODE: u8>;
@@ -88,7 +91,12 @@ impl<const MODE: u8> Double<MODE> {
     }
 
     fn write_ids(k: &mut K<'_, MODE>) -> bool {
-        let Some(r) = k.rseq.reg else { return true };
+        let reg = if MODE == WRITE_AFTER_UNREGISTER {
+            k.rseq.reg.or(k.rseq.unregistered)
+        } else {
+            k.rseq.reg
+        };
+        let Some(r) = reg else { return true };
         if MODE == STALE_IDS {
             return true;
         }
@@ -156,6 +164,7 @@ impl<const MODE: u8> KernelVersion for Double<MODE> {
             }
             (1, Some(r)) if r.addr == addr => {
                 k.rseq.reg = None;
+                k.rseq.unregistered = Some(r);
                 // Unregistration resets the IDs: cpu_id_start to a
                 // possible CPU, cpu_id to "uninitialized".
                 if MODE != NO_RESET {
@@ -214,6 +223,7 @@ static STALE_IDS_E: VersionEntry = entry::<Double<STALE_IDS>>();
 static KERNEL_IP_E: VersionEntry = entry::<Double<KERNEL_IP>>();
 static ABORT_OUTSIDE_E: VersionEntry = entry::<Double<ABORT_OUTSIDE>>();
 static NO_RESET_E: VersionEntry = entry::<Double<NO_RESET>>();
+static WRITE_AFTER_UNREGISTER_E: VersionEntry = entry::<Double<WRITE_AFTER_UNREGISTER>>();
 
 fn x86() -> Config {
     Config::native(Arch::X86_64, false)
@@ -352,6 +362,23 @@ fn contract_fires_on_a_live_cpu_id_after_unregistration() {
     assert!(
         f.message
             .starts_with("cpu_id is 0x3 after a successful unregistration"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn security_fires_on_a_write_after_unregistration() {
+    // Unregistered, then preempted: the flawed double still writes IDs to
+    // the area it forgot, memory user space may have reused.
+    let text = include_str!("scenarios/unregister_leaves_cpu_id_start.json");
+    let mut s = Scenario::from_json(text).expect("scenario");
+    s.steps
+        .extend([Step::SwitchIn { cpu: 5, mm_cid: 2 }, Step::ExitToUser]);
+    assert_eq!(findings(&s, vec![(&CORRECT_E, x86())]), vec![]);
+    let f = fired(&s, &WRITE_AFTER_UNREGISTER_E, "security");
+    assert!(
+        f.message.ends_with("while the task was not registered"),
         "{}",
         f.message
     );

@@ -6,6 +6,9 @@
 //!   an unchecked address).
 //! * The kernel never writes user memory outside a registered area (or one
 //!   being registered).
+//! * The kernel never writes user memory for a task that is not registered
+//!   before or after a return and made no rseq call in between: user space
+//!   may reuse the memory of an area it unregistered (or left by execve).
 
 use super::Finding;
 use crate::kernel::{Event, Syscall};
@@ -17,6 +20,71 @@ use crate::trace::TraceEvent;
 const FRAME_REASON: &str = "signal handler frame";
 
 pub fn check(run: &Run, lowered: &Lowered) -> Vec<Finding> {
+    let mut out = check_trace(run, lowered);
+    if out.is_empty() {
+        out.extend(write_while_unregistered(run, lowered));
+    }
+    out
+}
+
+/// A successful kernel write in a window whose task was unregistered at
+/// both ends and made no rseq call.
+fn write_while_unregistered(run: &Run, lowered: &Lowered) -> Option<Finding> {
+    for (k, o) in run.observations.iter().enumerate().skip(1) {
+        let before = &run.observations[k - 1];
+        if before.registration.is_some() || o.registration.is_some() {
+            continue;
+        }
+        // A syscall made from the kernel returns to user first, so the
+        // window's events start at the previous observation's event.
+        let events = lowered.events.get(before.step..=o.step).unwrap_or(&[]);
+        if events
+            .iter()
+            .any(|e| matches!(e, Event::Syscall(Syscall::Rseq { .. })))
+        {
+            continue;
+        }
+        let (a, b) = o.trace_range;
+        let wrote = run
+            .trace
+            .events
+            .get(a..b)
+            .unwrap_or(&[])
+            .iter()
+            .find_map(successful_write);
+        if let Some((function, addr, width)) = wrote {
+            return Some(Finding {
+                oracle: "security",
+                runs: vec![run.name()],
+                step: o.step,
+                message: format!(
+                    "{function} wrote {width} bytes at {addr:#x} while the task was not registered"
+                ),
+                first_divergence: None,
+                explained_by: None,
+            });
+        }
+    }
+    None
+}
+
+/// (function, address, width) of a kernel write to user memory that
+/// succeeded.
+fn successful_write(e: &TraceEvent) -> Option<(&'static str, u64, u8)> {
+    match e {
+        TraceEvent::Access {
+            function,
+            addr,
+            width,
+            kind: AccessKind::Write,
+            result: Ok(()),
+            ..
+        } => Some((*function, *addr, *width)),
+        _ => None,
+    }
+}
+
+fn check_trace(run: &Run, lowered: &Lowered) -> Vec<Finding> {
     // Every area the task had registered or tried to register, and every
     // signature it registered.
     let mut areas: Vec<(u64, u64)> = Vec::new();
@@ -46,6 +114,19 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<Finding> {
     let mut step_start = 0;
     let events = &run.trace.events;
     for (i, e) in events.iter().enumerate() {
+        if let Some((function, addr, width)) = successful_write(e) {
+            let end = addr.saturating_add(u64::from(width));
+            if !areas
+                .iter()
+                .any(|&(a, l)| addr >= a && end <= a.saturating_add(l))
+            {
+                return vec![finding(
+                    step,
+                    format!("{function} wrote {width} bytes at {addr:#x}, outside every registered area"),
+                )];
+            }
+            continue;
+        }
         match e {
             TraceEvent::Step { index, .. } => {
                 step = *index;
@@ -89,27 +170,6 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<Finding> {
                             return vec![finding(step, why)];
                         }
                     }
-                }
-            }
-            TraceEvent::Access {
-                function,
-                addr,
-                width,
-                kind: AccessKind::Write,
-                result: Ok(()),
-                ..
-            } => {
-                let end = addr.saturating_add(u64::from(*width));
-                if !areas
-                    .iter()
-                    .any(|&(a, l)| *addr >= a && end <= a.saturating_add(l))
-                {
-                    return vec![finding(
-                        step,
-                        format!(
-                        "{function} wrote {width} bytes at {addr:#x}, outside every registered area"
-                    ),
-                    )];
                 }
             }
             _ => {}
