@@ -629,7 +629,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         applies: |c| {
             matches!(c.new.version, "v6.19" | "v7.0")
                 && c.rseq_call_in_window(true)
-                && c.finding.message.starts_with("cpu_id_start is 0xffffffff")
+                && c.finding.message.contains("cpu_id_start before the return was 0xffffffff")
                 && c.new_obs().is_some_and(|o| o.registration.is_none())
         },
     },

@@ -8,7 +8,7 @@
 //!   resumes (or its first signal frame saves) the IP it entered the kernel
 //!   at, unless a syscall of the window sets the IP itself;
 //! * cpu_id_start is always a possible CPU number, registered or not (man
-//!   page, spec §2.6): a return after the kernel wrote it finds one there;
+//!   page, spec §2.6): the kernel's last write to it before a return is one;
 //! * a successful unregistration leaves cpu_id at RSEQ_CPU_ID_UNINITIALIZED
 //!   ("rseq uninitialized"; glibc's sched_getcpu() trusts a cpu_id >= 0).
 //!
@@ -44,7 +44,7 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<(Finding, usize)> {
         let before = k.checked_sub(1).and_then(|p| run.observations.get(p));
         if let Some(msg) = violated(o, w, lowered)
             .or_else(|| cpu_id_start_impossible(run, before, o, lowered))
-            .or_else(|| cpu_id_live_after_unregistration(before, o, lowered))
+            .or_else(|| cpu_id_live_after_unregistration(run, before, o, lowered))
         {
             out.push((
                 Finding {
@@ -140,15 +140,47 @@ fn violated(o: &Observation, w: &Window, lowered: &Lowered) -> Option<String> {
     None
 }
 
+/// The value of the kernel's last successful write to the u32 field at
+/// `field` in this observation's window: None when it did not write it,
+/// Some(None) when the last write covered it only in part. The fields are
+/// judged by what the kernel wrote, not by the bytes at the return: the
+/// program (another thread, a ptracer) may store into the area while the
+/// task is in the kernel.
+fn last_kernel_write_u32(run: &Run, o: &Observation, field: u64) -> Option<Option<u32>> {
+    let (a, b) = o.trace_range;
+    run.trace
+        .events
+        .get(a..b)?
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            TraceEvent::Access {
+                addr,
+                width,
+                kind: AccessKind::Write,
+                result: Ok(()),
+                value,
+                ..
+            } if *addr < field.wrapping_add(4) && field < addr.wrapping_add(u64::from(*width)) => {
+                Some(
+                    (*addr == field && *width == 4)
+                        .then(|| value.map(|v| v as u32))
+                        .flatten(),
+                )
+            }
+            _ => None,
+        })
+}
+
 /// The man page promises that cpu_id_start "is guaranteed to always be a
 /// possible CPU number, even when rseq is not registered". The program
 /// starts it at a possible CPU (0), so only a kernel write can break that:
-/// a return whose window has a kernel write to the field must find a
-/// possible CPU there. (Registration may write RSEQ_CPU_ID_UNINITIALIZED
-/// first, as long as the exit path overwrites it before the return.) The
-/// field is the cpu_id_start of the area at `layout.area` only while that
-/// is the registered area, at the window's start (`before`) or its end:
-/// an area registered elsewhere may put another field there.
+/// the kernel's last write to it before a return must be a possible CPU.
+/// (Registration may write RSEQ_CPU_ID_UNINITIALIZED first, as long as the
+/// exit path overwrites it before the return.) The field is the
+/// cpu_id_start of the area at `layout.area` only while that is the
+/// registered area, at the window's start (`before`) or its end: an area
+/// registered elsewhere may put another field there.
 fn cpu_id_start_impossible(
     run: &Run,
     before: Option<&Observation>,
@@ -163,30 +195,18 @@ fn cpu_id_start_impossible(
         return None;
     }
     let field = lowered.layout.area.wrapping_add(rseq::CPU_ID_START);
-    let (a, b) = o.trace_range;
-    let wrote = run.trace.events.get(a..b)?.iter().any(|e| {
-        matches!(e, TraceEvent::Access {
-            addr,
-            width,
-            kind: AccessKind::Write,
-            result: Ok(()),
-            ..
-        } if *addr < field.wrapping_add(4) && field < addr.wrapping_add(u64::from(*width)))
-    });
-    if !wrote {
-        return None;
-    }
-    let got = u32_at(o.area.as_deref()?, rseq::CPU_ID_START)?;
-    (got >= NR_CPUS).then(|| {
-        format!("cpu_id_start is {got:#x} after the kernel wrote it, not a possible CPU number")
+    let wrote = last_kernel_write_u32(run, o, field)??;
+    (wrote >= NR_CPUS).then(|| {
+        format!("the kernel's last write to cpu_id_start before the return was {wrote:#x}, not a possible CPU number")
     })
 }
 
-/// After the return from a successful unregistration of the area at
-/// `layout.area`, cpu_id reads RSEQ_CPU_ID_UNINITIALIZED: every release's
-/// unregistration resets it, and user space (glibc's sched_getcpu()) reads
-/// a cpu_id >= 0 as "registered, on this CPU".
+/// A successful unregistration of the area at `layout.area` resets cpu_id
+/// to RSEQ_CPU_ID_UNINITIALIZED: every release does, and user space
+/// (glibc's sched_getcpu()) reads a cpu_id >= 0 as "registered, on this
+/// CPU". Judged by the kernel's last write to the field in the window.
 fn cpu_id_live_after_unregistration(
+    run: &Run,
     before: Option<&Observation>,
     o: &Observation,
     lowered: &Lowered,
@@ -210,10 +230,12 @@ fn cpu_id_live_after_unregistration(
     if !unregistered {
         return None;
     }
-    let got = u32_at(o.area.as_deref()?, rseq::CPU_ID)?;
-    (got != crate::abi::RSEQ_CPU_ID_UNINITIALIZED).then(|| {
-        format!(
-            "cpu_id is {got:#x} after a successful unregistration, not RSEQ_CPU_ID_UNINITIALIZED"
-        )
-    })
+    let uninit = crate::abi::RSEQ_CPU_ID_UNINITIALIZED;
+    match last_kernel_write_u32(run, o, area.wrapping_add(rseq::CPU_ID)) {
+        None => Some("a successful unregistration did not reset cpu_id".to_string()),
+        Some(Some(v)) if v != uninit => Some(format!(
+            "the kernel's last write to cpu_id in a successful unregistration was {v:#x}, not RSEQ_CPU_ID_UNINITIALIZED"
+        )),
+        Some(_) => None,
+    }
 }
