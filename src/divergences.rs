@@ -271,10 +271,7 @@ impl<'a> Ctx<'a> {
                 .get(self.obs - 1)
                 .map_or(0, |o| o.step)
         };
-        self.lowered
-            .events
-            .get(from..=step.min(self.lowered.events.len().saturating_sub(1)))
-            .unwrap_or(&[])
+        self.lowered.window_events(from, step)
     }
     /// The run's section routines read a descriptor field from the
     /// registered area's bytes `ranges` in this window: the program pointed

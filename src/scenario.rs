@@ -481,6 +481,19 @@ pub struct Lowered {
     pub layout: Layout,
 }
 
+impl Lowered {
+    /// The events of the window that ends at an observation made after
+    /// event `step`, when the previous one was made after `before_step`
+    /// (0 for the first window). A syscall made from the kernel returns to
+    /// user first (that observation), then runs, so it belongs to the next
+    /// window: the range starts at `before_step` itself. The last window's
+    /// observation comes at the end of the run, one past the last event.
+    pub fn window_events(&self, before_step: usize, step: usize) -> &[Event] {
+        let last = step.min(self.events.len().saturating_sub(1));
+        self.events.get(before_step..=last).unwrap_or(&[])
+    }
+}
+
 impl Scenario {
     /// Resolve a value: anchors are version-independent, so every version
     /// runs the same addresses. Arithmetic wraps, as the anchors at the

@@ -956,6 +956,36 @@ fn cpu_id_start_is_judged_by_the_kernel_write_not_by_a_program_store() {
 }
 
 #[test]
+fn a_window_that_ends_the_run_still_sees_its_rseq_call() {
+    // Regression (embedded engine on differential, found by the first form
+    // of the no-write-while-unregistered check): the last event was an
+    // rseq() registration at address 0 made from the kernel. Its window's
+    // observation comes at the end of the run, one past the last event, and
+    // the window's event range came out empty, so sys_rseq's clear of
+    // rseq_cs at 0x8 looked like a write for an unregistered task.
+    let text = include_str!("scenarios/rseq_call_as_the_last_event.json");
+    let (s, report) = check_clean(text);
+    let lowered = s.lower();
+    let v618 = &report.runs[0];
+    let (before, last) = match &v618.observations[..] {
+        [.., b, l] => (b, l),
+        _ => panic!("two returns at least"),
+    };
+    assert_eq!(
+        last.step,
+        lowered.events.len(),
+        "the last return is past the last event"
+    );
+    assert!(lowered
+        .window_events(before.step, last.step)
+        .iter()
+        .any(|e| matches!(
+            e,
+            rseq_fuzz::kernel::Event::Syscall(rseq_fuzz::kernel::Syscall::Rseq { .. })
+        )));
+}
+
+#[test]
 fn a_32_bit_task_never_runs_above_4_gib() {
     // Regression (found by the embedded engine on differential): execve()
     // jumped to a 64-bit entry point on arm32, where v6.19 truncates the IP

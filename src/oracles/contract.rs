@@ -220,10 +220,7 @@ fn cpu_id_live_after_unregistration(
     {
         return None;
     }
-    // The window's events: a syscall made from the kernel returns to user
-    // first, so the window starts at the previous observation's event.
-    let events = lowered.events.get(before.step..=o.step)?;
-    let unregistered = events.iter().any(|e| {
+    let unregistered = lowered.window_events(before.step, o.step).iter().any(|e| {
         matches!(e, Event::Syscall(Syscall::Rseq { addr, flags, .. })
             if flags & 1 == 1 && *addr & crate::abi::word_mask(lowered.arch.word_bits()) == area)
     });

@@ -35,10 +35,8 @@ fn write_while_unregistered(run: &Run, lowered: &Lowered) -> Option<Finding> {
         if before.registration.is_some() || o.registration.is_some() {
             continue;
         }
-        // A syscall made from the kernel returns to user first, so the
-        // window's events start at the previous observation's event.
-        let events = lowered.events.get(before.step..=o.step).unwrap_or(&[]);
-        if events
+        if lowered
+            .window_events(before.step, o.step)
             .iter()
             .any(|e| matches!(e, Event::Syscall(Syscall::Rseq { .. })))
         {
