@@ -231,9 +231,7 @@ impl<'a> Ctx<'a> {
         })
     }
     /// An rseq syscall with (or without) the unregister flag ran in this
-    /// window. The window starts at the previous observation's event: a
-    /// syscall made from the kernel first returns to user (that observation),
-    /// then runs, so it belongs to the next window.
+    /// window (see [`Lowered::window_events`]).
     pub fn rseq_call_in_window(&self, unregister: bool) -> bool {
         self.events_in_window()
             .iter()
@@ -259,8 +257,8 @@ impl<'a> Ctx<'a> {
             _ => None,
         })
     }
-    /// The scenario's events from the previous observation's event to this
-    /// one's (see [`Ctx::rseq_call_in_window`]).
+    /// The scenario's events that ran in this window (see
+    /// [`Lowered::window_events`]).
     fn events_in_window(&self) -> &[Event] {
         let step = self.new_obs().map_or(0, |o| o.step);
         let from = if self.obs == 0 {

@@ -482,15 +482,16 @@ pub struct Lowered {
 }
 
 impl Lowered {
-    /// The events of the window that ends at an observation made after
-    /// event `step`, when the previous one was made after `before_step`
-    /// (0 for the first window). A syscall made from the kernel returns to
-    /// user first (that observation), then runs, so it belongs to the next
-    /// window: the range starts at `before_step` itself. The last window's
-    /// observation comes at the end of the run, one past the last event.
+    /// The events that ran in the window that ends at an observation made
+    /// at event `step`, when the previous observation was made at
+    /// `before_step` (0 for the first window). A syscall made from the
+    /// kernel returns to user first (that observation is made at its
+    /// index), then runs: it belongs to the next window, which therefore
+    /// starts at `before_step` itself and ends before `step`. The last
+    /// observation of a run is made at the end, one past the last event.
     pub fn window_events(&self, before_step: usize, step: usize) -> &[Event] {
-        let last = step.min(self.events.len().saturating_sub(1));
-        self.events.get(before_step..=last).unwrap_or(&[])
+        let end = step.min(self.events.len());
+        self.events.get(before_step.min(end)..end).unwrap_or(&[])
     }
 }
 

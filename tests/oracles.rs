@@ -986,6 +986,28 @@ fn a_window_that_ends_the_run_still_sees_its_rseq_call() {
 }
 
 #[test]
+fn an_unregistration_that_has_not_run_yet_is_not_judged() {
+    // Regression (honggfuzz on registration, against the first form of the
+    // cpu_id clause): the registered task forked a CLONE_VM child and,
+    // from the kernel, the child called rseq() to unregister. The child's
+    // first return (fork's 0) was taken for the unregistration's, whose
+    // event the window's range then included though it had not run; it
+    // then failed with EINVAL (the child is not registered). Windows now
+    // end before the event their observation is made at.
+    let text = include_str!("scenarios/unregister_fails_in_a_clone_vm_child.json");
+    let (_, report) = check_clean(text);
+    let v618 = &report.runs[0];
+    let obs = &v618.observations;
+    assert!(
+        obs.windows(2).any(|w| w[0].task != w[1].task),
+        "the run must switch to the child"
+    );
+    assert!(obs
+        .iter()
+        .any(|o| o.syscall_ret == Some(-abi::errno::EINVAL)));
+}
+
+#[test]
 fn a_32_bit_task_never_runs_above_4_gib() {
     // Regression (found by the embedded engine on differential): execve()
     // jumped to a 64-bit entry point on arm32, where v6.19 truncates the IP

@@ -214,17 +214,27 @@ fn cpu_id_live_after_unregistration(
     let before = before?;
     let area = lowered.layout.area;
     if o.fate != Fate::Running
+        || o.task != before.task
         || o.registration.is_some()
         || o.syscall_ret != Some(0)
         || before.registration.is_none_or(|r| r.addr != area)
     {
         return None;
     }
-    let unregistered = lowered.window_events(before.step, o.step).iter().any(|e| {
-        matches!(e, Event::Syscall(Syscall::Rseq { addr, flags, .. })
-            if flags & 1 == 1 && *addr & crate::abi::word_mask(lowered.arch.word_bits()) == area)
-    });
-    if !unregistered {
+    // The syscall whose return value the observation holds is the last
+    // one that ran in the window: it must be the unregistration.
+    let last_syscall = lowered
+        .window_events(before.step, o.step)
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Syscall(sc) => Some(sc),
+            _ => None,
+        });
+    let word = crate::abi::word_mask(lowered.arch.word_bits());
+    if !matches!(last_syscall, Some(Syscall::Rseq { addr, flags, .. })
+        if flags & 1 == 1 && addr & word == area)
+    {
         return None;
     }
     let uninit = crate::abi::RSEQ_CPU_ID_UNINITIALIZED;
