@@ -385,6 +385,24 @@ fn security_fires_on_a_write_after_unregistration() {
 }
 
 #[test]
+fn contract_judges_the_window_a_sigreturn_from_the_kernel_closes() {
+    // rt_sigreturn made from the kernel returns to user first (the runner
+    // makes that return a step of its own): the window it closes is judged,
+    // and only the next one, where the sigreturn runs, is excused. The
+    // flawed double aborts outside the section on that first return.
+    let mut s = conforming_preempted_after_cs();
+    s.steps.truncate(4); // set rseq_cs, set IP, interrupt, switch-in
+    s.steps.push(Step::Sigreturn);
+    assert_eq!(findings(&s, vec![(&CORRECT_E, x86())]), vec![]);
+    let f = fired(&s, &ABORT_OUTSIDE_E, "contract");
+    assert!(
+        f.message.contains("outside any critical section"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
 fn contract_does_not_hold_a_nonconforming_program_to_it() {
     // The double kills on the bad signature; the program broke the ABI first.
     let f = findings(&bad_signature(), vec![(&KILL_ALWAYS_E, x86())]);
