@@ -292,6 +292,12 @@ fn fired(s: &Scenario, e: &'static VersionEntry, oracle: &str) -> oracles::Findi
     f
 }
 
+/// `fired`, and the finding's message says `fragment`.
+fn fired_with(s: &Scenario, e: &'static VersionEntry, oracle: &str, fragment: &str) {
+    let f = fired(s, e, oracle);
+    assert!(f.message.contains(fragment), "{}", f.message);
+}
+
 #[test]
 fn the_correct_double_passes_every_single_run_oracle() {
     for s in [conforming_preempted_in_cs(), bad_signature()] {
@@ -345,11 +351,11 @@ fn conforming_preempted_after_cs() -> Scenario {
 fn contract_fires_on_an_abort_outside_any_section() {
     let s = conforming_preempted_after_cs();
     assert_eq!(findings(&s, vec![(&CORRECT_E, x86())]), vec![]);
-    let f = fired(&s, &ABORT_OUTSIDE_E, "contract");
-    assert!(
-        f.message.contains("outside any critical section"),
-        "{}",
-        f.message
+    fired_with(
+        &s,
+        &ABORT_OUTSIDE_E,
+        "contract",
+        "outside any critical section",
     );
 }
 
@@ -394,11 +400,11 @@ fn contract_judges_the_window_a_sigreturn_from_the_kernel_closes() {
     s.steps.truncate(4); // set rseq_cs, set IP, interrupt, switch-in
     s.steps.push(Step::Sigreturn);
     assert_eq!(findings(&s, vec![(&CORRECT_E, x86())]), vec![]);
-    let f = fired(&s, &ABORT_OUTSIDE_E, "contract");
-    assert!(
-        f.message.contains("outside any critical section"),
-        "{}",
-        f.message
+    fired_with(
+        &s,
+        &ABORT_OUTSIDE_E,
+        "contract",
+        "outside any critical section",
     );
 }
 
