@@ -385,6 +385,47 @@ impl<'a> Ctx<'a> {
                     && Ctx::frame_ips(old, self.obs) != Ctx::frame_ips(self.new, self.obs)
             })
     }
+    /// The runs saved different frame IPs, a rt_sigreturn in this window
+    /// restored them, and with the debug checks on the syscall-return check
+    /// of that rt_sigreturn (legacy rseq_syscall(), the rework's
+    /// __rseq_debug_syscall_return()) then killed the run whose restored IP
+    /// lies in a section, while the other resumed at its own frame. The kill
+    /// (and the SIGSEGV handler it enters) follows from the frames alone.
+    pub fn sigreturn_then_debug_syscall_return_kill(&self) -> bool {
+        const DEBUG_SYSCALL_RETURN_KILLS: [&str; 3] = [
+            "rseq_syscall/ip_in_cs_force_sig",
+            "rseq_syscall/invalid_cs_force_sig",
+            "__rseq_debug_syscall_return/kill",
+        ];
+        let Some(old) = self.old else { return false };
+        let killed_by_check = |o: Option<&Observation>| {
+            o.is_some_and(|o| {
+                o.decisions
+                    .iter()
+                    .any(|d| DEBUG_SYSCALL_RETURN_KILLS.contains(d))
+            })
+        };
+        let resumed_at_own_frame = |run: &Run, o: Option<&Observation>| {
+            o.is_some_and(|o| o.kills.is_empty() && Ctx::frame_ips(run, self.obs).contains(&o.ip))
+        };
+        let one_killed = (killed_by_check(self.old_obs())
+            && resumed_at_own_frame(self.new, self.new_obs()))
+            || (killed_by_check(self.new_obs()) && resumed_at_own_frame(old, self.old_obs()));
+        let d = self.diff();
+        let ranges = if self.clobbered_ids() {
+            registered_ranges(self, &[RSEQ_CS_BYTES, IDS[0].clone(), IDS[1].clone()])
+        } else {
+            registered_ranges(self, &[RSEQ_CS_BYTES])
+        };
+        old.config.debug
+            && self.new.config.debug
+            && self.sigreturn_in_window()
+            && Ctx::frame_ips(old, self.obs) != Ctx::frame_ips(self.new, self.obs)
+            && one_killed
+            && !d.syscall_ret
+            && !d.livelock
+            && d.area.iter().all(|o| ranges.iter().any(|r| r.contains(o)))
+    }
     /// The saved IPs of every signal frame the run built up to this return.
     pub fn frame_ips(run: &Run, obs: usize) -> Vec<u64> {
         run.windows
@@ -656,8 +697,12 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "*",
         to: "*",
         category: Category::AbiViolatingProgram,
-        justification: "rt_sigreturn resumes at the IP saved in the signal frame, and the releases save different IPs for a program that broke the ABI at signal delivery (a syscall inside a section, a descriptor stored behind the kernel's back): legacy rseq_signal_deliver() runs rseq_ip_fixup() whenever the event mask is set and aborts in the frame, the rework's __rseq_signal_deliver() evaluates the section only after a user interrupt (spec §6 rows 6, 15). The difference is the one the delivery made, seen late; a program that also clobbered its IDs sees the releases' ID rewrite policies in the same return (r-ids-rewritten-only-when-changed, v2-legacy-mode-rewrites-ids)",
-        applies: |c| c.nonconforming() && c.sigreturn_to_differing_frames(),
+        justification: "rt_sigreturn resumes at the IP saved in the signal frame, and the releases save different IPs for a program that broke the ABI at signal delivery (a syscall inside a section, a descriptor stored behind the kernel's back): legacy rseq_signal_deliver() runs rseq_ip_fixup() whenever the event mask is set and aborts in the frame, the rework's __rseq_signal_deliver() evaluates the section only after a user interrupt (spec §6 rows 6, 15). The difference is the one the delivery made, seen late; a program that also clobbered its IDs sees the releases' ID rewrite policies in the same return (r-ids-rewritten-only-when-changed, v2-legacy-mode-rewrites-ids). With the debug checks on, the syscall-return check of the rt_sigreturn itself (rseq_syscall(), __rseq_debug_syscall_return()) then kills the release whose restored IP lies in a section",
+        applies: |c| {
+            c.nonconforming()
+                && (c.sigreturn_to_differing_frames()
+                    || c.sigreturn_then_debug_syscall_return_kill())
+        },
     },
     KnownDivergence {
         id: "r-no-id-update-for-a-task-that-dies-in-the-exit-loop",

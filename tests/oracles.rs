@@ -1082,7 +1082,17 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 14] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 15] = [
+    (
+        include_str!("scenarios/sigreturn_into_a_section_then_debug_kill.json"),
+        "sigreturn-to-a-frame-saved-differently",
+        "differs in ip, kills, SIGSEGV handler",
+        ["v6.18/", "v6.19/"],
+        "a syscall inside a section, a caught kill whose frame legacy aborted \
+         and the rework did not, then rt_sigreturn: with the debug checks on, \
+         the sigreturn's own syscall-return check killed the rework, whose \
+         restored IP lay in the section (embedded engine)",
+    ),
     (
         include_str!("scenarios/task_dies_after_stale_rseq_cs.json"),
         "r-no-id-update-for-a-task-that-dies-in-the-exit-loop",
