@@ -139,6 +139,8 @@ const DESCRIPTOR_RULES: [&str; 9] = [
 const RSEQ_CS_BYTES: Range<usize> = 8..16;
 const FLAGS_BYTES: Range<usize> = 16..20;
 const SLICE_BYTES: Range<usize> = 28..32;
+/// rseq_cs and the ID fields: what a notify-resume pass writes.
+const RSEQ_CS_AND_IDS: [Range<usize>; 3] = [0..8, RSEQ_CS_BYTES, 20..28];
 
 impl<'a> Ctx<'a> {
     /// Where the two runs' traces part at this observation (differential
@@ -362,27 +364,37 @@ impl<'a> Ctx<'a> {
             .iter()
             .any(|e| matches!(e, Event::Syscall(Syscall::Sigreturn)))
     }
+    /// The struct rseq bytes a sigreturn to differing frames may show
+    /// besides the IP: rseq_cs; and, for a program that also clobbered its
+    /// IDs, the IDs, whose rewrite policies the releases register on their
+    /// own and which show in the same return.
+    fn sigreturn_area_ranges(&self) -> &'static [Range<usize>] {
+        if self.clobbered_ids() {
+            &RSEQ_CS_AND_IDS
+        } else {
+            &[RSEQ_CS_BYTES]
+        }
+    }
+    /// The run returned at the IP one of its own signal frames saved.
+    fn resumed_at_own_frame(&self, run: &Run, o: Option<&Observation>) -> bool {
+        o.is_some_and(|o| Ctx::frame_ips(run, self.obs).contains(&o.ip))
+    }
+    /// A rt_sigreturn ran in this window and the runs had saved different
+    /// frame IPs up to this return.
+    fn sigreturn_after_differing_frames(&self, old: &Run) -> bool {
+        self.sigreturn_in_window()
+            && Ctx::frame_ips(old, self.obs) != Ctx::frame_ips(self.new, self.obs)
+    }
     /// A rt_sigreturn in this window resumed each run at one of its own
     /// saved frame IPs, the runs saved different ones, and nothing else
     /// differs: the divergence was made when a signal was delivered, in an
     /// earlier window, and is seen only now.
     pub fn sigreturn_to_differing_frames(&self) -> bool {
-        let resumed_at_own_frame = |run: &Run, o: Option<&Observation>| {
-            o.is_some_and(|o| Ctx::frame_ips(run, self.obs).contains(&o.ip))
-        };
-        // A program that also clobbered its IDs sees the releases' ID
-        // rewrite policies (registered on their own) in the same return.
-        let ranges: &[Range<usize>] = if self.clobbered_ids() {
-            &[RSEQ_CS_BYTES, IDS[0].clone(), IDS[1].clone()]
-        } else {
-            &[RSEQ_CS_BYTES]
-        };
-        self.sigreturn_in_window()
-            && diff_only_area_or_ip(self, ranges)
+        diff_only_area_or_ip(self, self.sigreturn_area_ranges())
             && self.old.is_some_and(|old| {
-                resumed_at_own_frame(old, self.old_obs())
-                    && resumed_at_own_frame(self.new, self.new_obs())
-                    && Ctx::frame_ips(old, self.obs) != Ctx::frame_ips(self.new, self.obs)
+                self.sigreturn_after_differing_frames(old)
+                    && self.resumed_at_own_frame(old, self.old_obs())
+                    && self.resumed_at_own_frame(self.new, self.new_obs())
             })
     }
     /// The runs saved different frame IPs, a rt_sigreturn in this window
@@ -405,22 +417,17 @@ impl<'a> Ctx<'a> {
                     .any(|d| DEBUG_SYSCALL_RETURN_KILLS.contains(d))
             })
         };
-        let resumed_at_own_frame = |run: &Run, o: Option<&Observation>| {
-            o.is_some_and(|o| o.kills.is_empty() && Ctx::frame_ips(run, self.obs).contains(&o.ip))
+        let resumed_unkilled = |run: &Run, o: Option<&Observation>| {
+            o.is_some_and(|o| o.kills.is_empty()) && self.resumed_at_own_frame(run, o)
         };
         let one_killed = (killed_by_check(self.old_obs())
-            && resumed_at_own_frame(self.new, self.new_obs()))
-            || (killed_by_check(self.new_obs()) && resumed_at_own_frame(old, self.old_obs()));
+            && resumed_unkilled(self.new, self.new_obs()))
+            || (killed_by_check(self.new_obs()) && resumed_unkilled(old, self.old_obs()));
         let d = self.diff();
-        let ranges = if self.clobbered_ids() {
-            registered_ranges(self, &[RSEQ_CS_BYTES, IDS[0].clone(), IDS[1].clone()])
-        } else {
-            registered_ranges(self, &[RSEQ_CS_BYTES])
-        };
+        let ranges = registered_ranges(self, self.sigreturn_area_ranges());
         old.config.debug
             && self.new.config.debug
-            && self.sigreturn_in_window()
-            && Ctx::frame_ips(old, self.obs) != Ctx::frame_ips(self.new, self.obs)
+            && self.sigreturn_after_differing_frames(old)
             && one_killed
             && !d.syscall_ret
             && !d.livelock
@@ -716,11 +723,10 @@ pub static REGISTRY: &[KnownDivergence] = &[
             let (old, new) = (died_of(c.old_obs()), died_of(c.new_obs()));
             // The notify-resume work that wrote legacy's IDs also cleared
             // a stale rseq_cs (lazy-clear-of-stale-rseq-cs): both show.
-            let ids_and_cs = [IDS[0].clone(), IDS[1].clone(), RSEQ_CS_BYTES];
             old == new
                 && matches!(new, Some((Fate::Killed { .. }, true)))
                 && (diff_only_area(c, &IDS)
-                    || (c.stale_rseq_cs_cleared_in_one() && diff_only_area(c, &ids_and_cs)))
+                    || (c.stale_rseq_cs_cleared_in_one() && diff_only_area(c, &RSEQ_CS_AND_IDS)))
         },
     },
     KnownDivergence {
