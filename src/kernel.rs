@@ -418,6 +418,14 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
         value: Option<u64>,
         result: Result<(), AccessError>,
     ) {
+        if result == Err(AccessError::Fault)
+            && self.pagefault_disabled > 0
+            && self
+                .mem
+                .fails_only_for_resolvable_pages(addr, width.into(), kind)
+        {
+            self.trace.fault_free_run_may_differ = true;
+        }
         self.trace.push(TraceEvent::Access {
             function,
             addr,

@@ -290,6 +290,27 @@ impl UserMem {
         Ok(())
     }
 
+    /// Whether an access that failed with page faults disabled would have
+    /// succeeded in the fault-free reference run, where every copy-on-write
+    /// or not-present page is present. Only then can the two runs part: with
+    /// faults enabled the fault handler makes such a page present before the
+    /// access completes, and every other page state behaves the same in both
+    /// runs (see [`UserMem::make_faultless`]).
+    pub fn fails_only_for_resolvable_pages(&self, addr: u64, len: u64, kind: AccessKind) -> bool {
+        if len == 0 || !self.access_ok(addr, len) {
+            return false;
+        }
+        Self::touched_pages(addr, len).all(|page| {
+            matches!(
+                (self.state(page * PAGE_SIZE), kind),
+                (
+                    PageState::Present | PageState::Cow | PageState::NotPresent,
+                    _
+                ) | (PageState::ReadOnly, AccessKind::Read)
+            )
+        })
+    }
+
     /// Kernel read of `N` bytes (get_user, unsafe_get_user, copy_from_user).
     pub fn read<const N: usize>(
         &mut self,

@@ -97,6 +97,12 @@ pub struct Trace {
     pub events: Vec<TraceEvent>,
     #[serde(skip)]
     coverage_base: usize,
+    /// An access with page faults disabled failed only because a page was
+    /// copy-on-write or not present. Until this is set, the fault-free
+    /// reference run of the same scenario would repeat this run access for
+    /// access, so the fault-transparency oracle need not make it.
+    #[serde(skip)]
+    pub fault_free_run_may_differ: bool,
 }
 
 impl Trace {
@@ -104,6 +110,7 @@ impl Trace {
         Trace {
             events: Vec::with_capacity(256),
             coverage_base,
+            fault_free_run_may_differ: false,
         }
     }
 

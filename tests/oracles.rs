@@ -1241,3 +1241,56 @@ fn regressions_are_explained_by_their_registry_entries() {
         );
     }
 }
+
+/// The fault-transparency oracle makes no fault-free reference for a run
+/// that `fault::reference_may_differ` clears. Check the claim behind that:
+/// over every input of corpus/, on every run the input selects, a cleared
+/// run equals its fault-free reference event for event and return for
+/// return. Flagged runs are counted too, and some must differ from their
+/// references: otherwise the corpus would not show that the flag matters.
+#[test]
+fn a_run_cleared_of_resolvable_faults_equals_its_fault_free_reference() {
+    use rseq_fuzz::oracles::fault;
+    use rseq_fuzz::runner;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let (mut cleared, mut flagged, mut flagged_and_different) = (0, 0, 0);
+    for t in rseq_fuzz::targets::TARGETS {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(t.name))
+            .expect("corpus dir")
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        files.sort();
+        for f in files {
+            let scenario = (t.decode)(&std::fs::read(&f).expect("read corpus file"));
+            let Ok(runs) = scenario.runs() else { continue };
+            let lowered = scenario.lower();
+            for (v, c) in runs {
+                let run = runner::run(v, c, &lowered, false);
+                let reference = runner::run(v, c, &lowered, true);
+                let same = run.trace.events == reference.trace.events
+                    && run.observations == reference.observations;
+                if fault::reference_may_differ(&run) {
+                    flagged += 1;
+                    flagged_and_different += usize::from(!same);
+                } else {
+                    cleared += 1;
+                    assert!(
+                        same,
+                        "{} on {}: no access faulted on a resolvable page with faults disabled, \
+                         yet the fault-free reference differs",
+                        f.display(),
+                        run.name()
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        cleared > 0 && flagged > 0,
+        "cleared {cleared}, flagged {flagged}"
+    );
+    assert!(
+        flagged_and_different > 0,
+        "no flagged run differs from its reference ({flagged} flagged)"
+    );
+}

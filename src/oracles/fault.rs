@@ -20,6 +20,17 @@ pub fn has_resolvable_faults(_s: &Scenario, lowered: &Lowered) -> bool {
         })
 }
 
+/// Whether the run's fault-free reference could differ from it at all. The
+/// two runs take the same steps until an access with page faults disabled
+/// fails on a copy-on-write or not-present page (the fault-free run finds it
+/// present); with faults enabled the fault handler resolves such a fault, so
+/// both runs see the access succeed. v6.18 never disables page faults around
+/// its accesses, so its runs never need a reference; the v6.19 fast path
+/// needs one only when it meets such a page.
+pub fn reference_may_differ(run: &Run) -> bool {
+    run.trace.fault_free_run_may_differ
+}
+
 /// Compare a run with its fault-free reference.
 pub fn compare(reference: &Run, run: &Run) -> Option<(Finding, usize)> {
     let n = reference.observations.len().max(run.observations.len());
