@@ -28,9 +28,14 @@ pub struct Window {
     pub frames: Vec<(u8, u64)>,
     /// The program had broken no ABI rule up to the end of this window.
     pub conforming: bool,
-    /// A syscall of the window sets the IP itself (rt_sigreturn, a
-    /// successful execve), so the IP at the return is not the entry's.
+    /// A syscall of the window sets the IP itself (rt_sigreturn popping a
+    /// frame, a successful execve), so the IP at the return is not the
+    /// entry's.
     pub ip_replaced: bool,
+    /// The IP rt_sigreturn restores from the frame it pops, when that IP
+    /// lies in no critical section of the program's: rseq has no business
+    /// moving it then.
+    pub restored_ip_outside_cs: Option<u64>,
 }
 
 /// One version's run of a scenario.
@@ -112,8 +117,17 @@ fn note_before(win: &mut Window, abi: &mut AbiChecker, i: usize, ev: &Event, mod
             if matches!(sc, Syscall::Membarrier { own_cpu: true }) {
                 win.membarrier = true;
             }
-            if matches!(sc, Syscall::Sigreturn | Syscall::Execve { ok: true }) {
+            if matches!(sc, Syscall::Execve { ok: true }) {
                 win.ip_replaced = true;
+            }
+            // With no frame to pop the model leaves the IP alone (the
+            // kernel would find garbage on the stack).
+            if let (Syscall::Sigreturn, Some(frame)) = (sc, t.frames.last()) {
+                win.ip_replaced = true;
+                win.restored_ip_outside_cs = abi
+                    .cs_at(frame.saved_ip, model)
+                    .is_none()
+                    .then_some(frame.saved_ip);
             }
         }
         // From user mode each of these enters the kernel by an interrupt

@@ -6,7 +6,7 @@
 
 use rseq_fuzz::abi::{self, in_cs, rseq, Arch};
 use rseq_fuzz::config::Config;
-use rseq_fuzz::kernel::{tif, Kctx, KernelVersion, Registration, EXIT_LOOP_BOUND};
+use rseq_fuzz::kernel::{tif, Kctx, KernelVersion, Registration, Syscall, EXIT_LOOP_BOUND};
 use rseq_fuzz::mem::PageState;
 use rseq_fuzz::oracles::{self, Options};
 use rseq_fuzz::scenario::{Anchor, PageSpec, Scenario, Step, Val};
@@ -25,6 +25,7 @@ const KERNEL_IP: u8 = 8;
 const ABORT_OUTSIDE: u8 = 9;
 const NO_RESET: u8 = 10;
 const WRITE_AFTER_UNREGISTER: u8 = 11;
+const SIGRETURN_ABORTS: u8 = 12;
 
 rseq_fuzz::decision_points! {
     pub enum D {
@@ -62,7 +63,10 @@ impl<const MODE: u8> Double<MODE> {
         };
         let word = |o: usize| u64::from_le_bytes(d[o..o + 8].try_into().unwrap_or([0; 8]));
         let (start, len, abort) = (word(8), word(16), word(24));
-        if MODE != ABORT_OUTSIDE && !in_cs(k.instruction_pointer(), start, len, 64) {
+        // SIGRETURN_ABORTS: rt_sigreturn's exit aborts wherever the IP is.
+        let abort_anywhere = MODE == ABORT_OUTSIDE
+            || MODE == SIGRETURN_ABORTS && matches!(k.task.in_syscall, Some(Syscall::Sigreturn));
+        if !abort_anywhere && !in_cs(k.instruction_pointer(), start, len, 64) {
             return k
                 .put_user_u64("double_update", r.addr + rseq::RSEQ_CS, 0)
                 .is_ok();
@@ -205,6 +209,9 @@ impl<const MODE: u8> KernelVersion for Double<MODE> {
         s.reg
     }
     fn syscall_exit_to_user_mode(k: &mut K<'_, MODE>) {
+        if MODE == SIGRETURN_ABORTS && matches!(k.task.in_syscall, Some(Syscall::Sigreturn)) {
+            k.rseq.pending = true;
+        }
         Self::exit(k)
     }
     fn irqentry_exit_to_user_mode(k: &mut K<'_, MODE>) {
@@ -224,6 +231,7 @@ static KERNEL_IP_E: VersionEntry = entry::<Double<KERNEL_IP>>();
 static ABORT_OUTSIDE_E: VersionEntry = entry::<Double<ABORT_OUTSIDE>>();
 static NO_RESET_E: VersionEntry = entry::<Double<NO_RESET>>();
 static WRITE_AFTER_UNREGISTER_E: VersionEntry = entry::<Double<WRITE_AFTER_UNREGISTER>>();
+static SIGRETURN_ABORTS_E: VersionEntry = entry::<Double<SIGRETURN_ABORTS>>();
 
 fn x86() -> Config {
     Config::native(Arch::X86_64, false)
@@ -404,6 +412,29 @@ fn contract_judges_the_window_a_sigreturn_from_the_kernel_closes() {
     let f = fires_only_on_the_flaw(&s, &ABORT_OUTSIDE_E, "contract");
     assert!(
         f.message.contains("outside any critical section"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn contract_holds_the_ip_rt_sigreturn_restores_outside_a_section() {
+    // Signalled after its section (the frame saves that IP), the program's
+    // handler names the section in rseq_cs again and returns. The flawed
+    // double aborts on rt_sigreturn's exit although the restored IP lies in
+    // no section; until this clause, windows with a sigreturn were excused.
+    let mut s = conforming_preempted_after_cs();
+    s.steps.drain(2..5); // no preemption: straight to the signal
+    s.steps.extend([
+        Step::SetRseqCs {
+            value: Val::at(Anchor::Desc, 0),
+        },
+        Step::Sigreturn,
+        Step::ExitToUser,
+    ]);
+    let f = fires_only_on_the_flaw(&s, &SIGRETURN_ABORTS_E, "contract");
+    assert!(
+        f.message.starts_with("rt_sigreturn restored"),
         "{}",
         f.message
     );

@@ -108,14 +108,24 @@ fn violated(o: &Observation, w: &Window, lowered: &Lowered) -> Option<String> {
             }
         }
     }
-    if w.cs_at_entry.is_none() && !w.ip_replaced {
-        if let Some(entry) = w.entry_ip {
-            let resumed = w.frames.first().map_or(o.ip, |f| f.1);
-            if resumed != entry {
-                return Some(format!(
-                    "entered the kernel at {entry:#x}, outside any critical section, but resumed at {resumed:#x}"
-                ));
-            }
+    // Outside any critical section rseq never moves the IP: the task
+    // resumes (or saves in its first signal frame) the IP it entered the
+    // kernel with, or the one rt_sigreturn restored. A successful execve
+    // sets its own IP, and a restored IP inside a section may be aborted.
+    let kept = if w.ip_replaced {
+        w.restored_ip_outside_cs
+            .map(|ip| (ip, "rt_sigreturn restored"))
+    } else if w.cs_at_entry.is_none() {
+        w.entry_ip.map(|ip| (ip, "entered the kernel at"))
+    } else {
+        None
+    };
+    if let Some((ip, how)) = kept {
+        let resumed = w.frames.first().map_or(o.ip, |f| f.1);
+        if resumed != ip {
+            return Some(format!(
+                "{how} {ip:#x}, outside any critical section, but resumed at {resumed:#x}"
+            ));
         }
     }
     let reg = o.registration?;
