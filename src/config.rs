@@ -32,7 +32,9 @@ impl Config {
     pub fn native(arch: Arch, debug: bool) -> Config {
         let (ge, gie, tifb) = match arch {
             Arch::X86_64 | Arch::X86_64La57 => (true, true, true),
-            Arch::Riscv64 => (true, true, false),
+            // riscv selects HAVE_GENERIC_TIF_BITS since 41e871f2b63e,
+            // merged with the TIF_RSEQ work before v6.19.
+            Arch::Riscv64 => (true, true, true),
             Arch::Arm64 => (false, true, false),
             Arch::Arm32 => (false, false, false),
         };

@@ -80,6 +80,33 @@ fn pages(mut s: Scenario, p: Vec<(Val, PageState)>) -> Scenario {
 /// other point of every version, and none of these.
 pub const UNREACHABLE_FROM_SCENARIOS: &[(&str, &str, &str)] = &[
     (
+        "v6.19",
+        "rseq_handle_slowpath/ge_no_slowpath",
+        "TIF_NOTIFY_RESUME without a request of rseq's: raised by other kernel work \
+         (task_work, ...), which the machine does not model, or, under generic entry, \
+         by rseq's own events where TIF_RSEQ is TIF_NOTIFY_RESUME; every modelled \
+         generic-entry architecture has HAVE_GENERIC_TIF_BITS since v6.19 (riscv: \
+         41e871f2b63e), so none does that",
+    ),
+    (
+        "v7.0",
+        "rseq_handle_slowpath/not_needed",
+        "TIF_NOTIFY_RESUME without a request of rseq's: raised by other kernel work \
+         (task_work, ...), which the machine does not model, or, under generic entry, \
+         by rseq's own events where TIF_RSEQ is TIF_NOTIFY_RESUME; every modelled \
+         generic-entry architecture has HAVE_GENERIC_TIF_BITS since v6.19 (riscv: \
+         41e871f2b63e), so none does that",
+    ),
+    (
+        "v7.1",
+        "rseq_handle_slowpath/not_needed",
+        "TIF_NOTIFY_RESUME without a request of rseq's: raised by other kernel work \
+         (task_work, ...), which the machine does not model, or, under generic entry, \
+         by rseq's own events where TIF_RSEQ is TIF_NOTIFY_RESUME; every modelled \
+         generic-entry architecture has HAVE_GENERIC_TIF_BITS since v6.19 (riscv: \
+         41e871f2b63e), so none does that",
+    ),
+    (
         "v6.18",
         "__rseq_handle_notify_resume/pf_exiting",
         "PF_EXITING: the handler never runs for a dead task in the machine \

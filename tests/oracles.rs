@@ -878,7 +878,7 @@ fn the_debug_null_descriptor_entry_needs_a_read_at_null() {
     let debug_pair = report
         .explained
         .iter()
-        .find(|f| f.runs[0] == "v6.19/riscv64+ge+gie+debug")
+        .find(|f| f.runs[0] == "v6.19/riscv64+ge+gie+tifb+debug")
         .expect("the debug pair diverges");
     assert_eq!(
         debug_pair.explained_by,

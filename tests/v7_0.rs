@@ -532,9 +532,9 @@ fn case_arch_classes(c: &mut Cov) {
     assert!(aborted(&f));
     assert_eq!(ids(&f), ids_of(CPU0, CID0));
     c.add(&f);
-    // riscv (GE without TIF bits): TIF_RSEQ is TIF_NOTIFY_RESUME, so the
-    // slow-path gate runs (and skips) before the fast path.
-    let f = registered(v(), riscv(false), 32);
+    // GE without TIF bits: TIF_RSEQ is TIF_NOTIFY_RESUME, so the slow-path
+    // gate runs (and skips) before the fast path.
+    let f = registered(v(), ge_without_tifb(false), 32);
     assert!(f.took("rseq_handle_slowpath/not_needed"));
     assert_eq!(ids(&f), ids_of(CPU0, CID0));
     c.add(&f);
@@ -846,7 +846,7 @@ fn configs_are_the_issue_set() {
         "x86_64+ge+gie+tifb+slice",
         "x86_64+ge+gie+tifb+slice-off",
         "x86_64+ge+gie+tifb",
-        "riscv64+ge+gie",
+        "riscv64+ge+gie+tifb",
         "arm64+gie",
         "arm32",
         "x86_64+ge+gie+tifb+slice+debug",

@@ -514,7 +514,8 @@ fn case_arch_classes(c: &mut Cov) {
     assert!(f.took("rseq_sched_switch_event/legacy_ids_changed_b9eac6a9d93c"));
     assert!(aborted(&f));
     c.add(&f);
-    let f = registered(v(), riscv(false), OPT);
+    // GE without TIF bits: the slow-path gate runs (and skips) first.
+    let f = registered(v(), ge_without_tifb(false), OPT);
     assert!(f.took("rseq_handle_slowpath/not_needed"));
     assert!(f.took("rseq_register/v2_mode_99428157dcf3"));
     c.add(&f);

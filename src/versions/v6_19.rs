@@ -31,9 +31,13 @@
 //! * arch/arm/kernel/signal.c do_work_pending() and entry-common.S
 //!   (ret_fast_syscall -> rseq_syscall()) for 32-bit arm.
 //!
-//! Configurations: x86_64 (GE + GIE + TIF_RSEQ), riscv64 as configured by
-//! [`Config::native`] (GE + GIE, TIF_RSEQ aliased to TIF_NOTIFY_RESUME),
-//! arm64 (GIE only) and arm32 (neither), each with the debug key off and on.
+//! Configurations: x86_64 and riscv64 (GE + GIE + TIF_RSEQ: both select
+//! HAVE_GENERIC_TIF_BITS, riscv since 41e871f2b63e "riscv: Use generic TIF
+//! bits" from the same tip core/core series), arm64 (GIE only) and arm32
+//! (neither), each with the debug key off and on. No in-tree GE
+//! architecture of v6.19 lacks the generic TIF bits (x86, s390, LoongArch
+//! and RISC-V all select them), so the branches for TIF_RSEQ aliased to
+//! TIF_NOTIFY_RESUME (`tifb(k)` false under GE) run in no configuration.
 //! On non-GE arches `debug` also stands for CONFIG_DEBUG_RSEQ (which selects
 //! the key's default and compiles in rseq_syscall()).
 //!
