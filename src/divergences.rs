@@ -250,6 +250,12 @@ impl<'a> Ctx<'a> {
         });
         stale && cleared_in_one
     }
+    /// The task entered the kernel by a synchronous exception in this window.
+    pub fn exception_in_window(&self) -> bool {
+        self.events_in_window()
+            .iter()
+            .any(|e| matches!(e, Event::Exception))
+    }
     /// The address and length of a registering rseq syscall in this window.
     pub fn register_call_in_window(&self) -> Option<(u64, u32)> {
         self.events_in_window().iter().find_map(|e| match e {
@@ -619,6 +625,29 @@ pub static REGISTRY: &[KnownDivergence] = &[
                 && c.nonconforming()
                 && Ctx::killed(c.old_obs())
                 && !Ctx::killed(c.new_obs())
+        },
+    },
+    KnownDivergence {
+        id: "rd-arm32-exception-return-runs-the-syscall-check",
+        oracle: "*",
+        from: "*",
+        to: "*",
+        category: Category::KernelBugFixedLater,
+        justification: "arm32 returns from a synchronous exception (a page fault, an undefined-instruction trap such as the lazy VFP enable) through ret_from_exception -> ret_to_user, which with CONFIG_DEBUG_RSEQ calls do_rseq_syscall() as after a syscall (arch/arm/kernel/entry-armv.S, entry-common.S; interrupts take ret_to_user_from_irq, past the call). Legacy rseq_syscall() then kills a conforming task whose IP is inside its critical section: a debug kernel kills programs that page-fault in a section. The v6.19 rework's check (__rseq_debug_syscall_return() -> rseq_debug_update_user_cs(), no user_irq test without GENERIC_IRQ_ENTRY) aborts the section instead, which the ABI allows, or lazily clears a stale rseq_cs",
+        applies: |c| {
+            let arm_debug_exception = !c.new.config.generic_irq_entry
+                && c.new.config.debug
+                && c.exception_in_window();
+            let legacy_killed = match c.finding.oracle {
+                "contract" => c.new.version == "v6.18" && Ctx::killed(c.new_obs()),
+                "differential" => {
+                    c.old.is_some_and(|o| o.version == "v6.18")
+                        && ((Ctx::killed(c.old_obs()) && !Ctx::killed(c.new_obs()))
+                            || diff_only_area_or_ip(c, &[RSEQ_CS_BYTES]))
+                }
+                _ => false,
+            };
+            arm_debug_exception && legacy_killed
         },
     },
     KnownDivergence {

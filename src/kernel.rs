@@ -56,8 +56,14 @@ pub enum Mode {
     User,
     /// Entered by a system call; the saved IP is the instruction after it.
     Syscall,
-    /// Entered by an interrupt or exception from user mode.
+    /// Entered by an interrupt from user mode.
     Interrupt,
+    /// Entered by a synchronous exception from user mode (a page fault, an
+    /// undefined instruction) that the kernel handled without a signal. Only
+    /// arm32 returns from it differently: through ret_to_user, which runs the
+    /// CONFIG_DEBUG_RSEQ syscall-return check (do_rseq_syscall()), where an
+    /// interrupt returns through ret_to_user_from_irq, which skips it.
+    Exception,
 }
 
 /// The syscalls a scenario can make. The body runs when the task enters the
@@ -97,8 +103,11 @@ pub enum Syscall {
 pub enum Event {
     /// Enter the kernel by a system call and run its body.
     Syscall(Syscall),
-    /// An interrupt or exception taken from user mode.
+    /// An interrupt taken from user mode.
     Interrupt,
+    /// A synchronous exception taken from user mode and handled without a
+    /// signal (a page fault the kernel resolves, an emulated instruction).
+    Exception,
     /// Context switch away from the task (prepare_task_switch).
     SwitchOut,
     /// Context switch back onto `cpu` with concurrency id `mm_cid`; a
@@ -568,6 +577,16 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
     }
 
     /// Whether the task can no longer return to user mode (PF_EXITING).
+    /// arm32 (no GENERIC_IRQ_ENTRY) returns from a synchronous exception
+    /// through ret_from_exception -> ret_to_user, which calls
+    /// do_rseq_syscall() under CONFIG_DEBUG_RSEQ before the work loop, as a
+    /// slow syscall return does; an interrupt returns through
+    /// ret_to_user_from_irq, past that call (arch/arm/kernel/entry-armv.S,
+    /// entry-common.S).
+    pub fn arm_ret_from_exception(&self) -> bool {
+        !self.cfg.generic_irq_entry && self.task.mode == Mode::Exception
+    }
+
     pub fn task_exiting(&self) -> bool {
         self.task.fate != Fate::Running
     }
@@ -750,8 +769,14 @@ impl<V: KernelVersion> Machine<V> {
 
     /// irqentry_enter() from user mode.
     fn enter_interrupt(&mut self) {
+        self.enter_from_user(Mode::Interrupt);
+    }
+
+    /// irqentry_enter() from user mode, for an interrupt or an exception:
+    /// the entry code is the same for both on every modelled architecture.
+    fn enter_from_user(&mut self, how: Mode) {
         if self.cur().mode == Mode::User {
-            self.cur_mut().mode = Mode::Interrupt;
+            self.cur_mut().mode = how;
             self.cur_mut().syscall_ret = None;
             self.with_task(self.current, |k| V::irq_entry(k));
         }
@@ -1077,6 +1102,7 @@ impl<V: KernelVersion> Model for Machine<V> {
         match event {
             Event::Syscall(sc) => self.syscall(index, sc),
             Event::Interrupt => self.enter_interrupt(),
+            Event::Exception => self.enter_from_user(Mode::Exception),
             Event::SwitchOut => self.switch_out(),
             Event::SwitchIn { cpu, mm_cid } => self.switch_in(*cpu, *mm_cid),
             Event::Signal { sig } => self.signal(*sig),

@@ -132,9 +132,11 @@ fn note_before(win: &mut Window, abi: &mut AbiChecker, i: usize, ev: &Event, mod
         }
         // From user mode each of these enters the kernel by an interrupt
         // (Machine::ensure_kernel), NeedResched too: the IRQ that sets it.
-        Event::Interrupt | Event::Signal { .. } | Event::SliceTimer | Event::NeedResched => {
-            note_entry(win, abi, model, Some(false))
-        }
+        Event::Interrupt
+        | Event::Exception
+        | Event::Signal { .. }
+        | Event::SliceTimer
+        | Event::NeedResched => note_entry(win, abi, model, Some(false)),
         Event::SwitchOut => {
             note_entry(win, abi, model, Some(false));
             win.preempted = true;

@@ -347,6 +347,8 @@ pub enum Step {
     SliceYield,
     // Kernel events.
     Interrupt,
+    /// A synchronous exception from user mode, handled without a signal.
+    Exception,
     SwitchOut,
     SwitchIn {
         cpu: u32,
@@ -660,6 +662,7 @@ impl Scenario {
             }
             Step::SliceYield => Event::Syscall(Syscall::SliceYield),
             Step::Interrupt => Event::Interrupt,
+            Step::Exception => Event::Exception,
             Step::SwitchOut => Event::SwitchOut,
             Step::SwitchIn { cpu, mm_cid } => Event::SwitchIn {
                 cpu: *cpu,
@@ -1092,7 +1095,8 @@ fn dec_step(r: &mut Reader) -> Step {
             arg: dec_u32_choice(r, &[1, 0, 2]),
         },
         7 => Step::SliceYield,
-        8 | 9 => Step::Interrupt,
+        8 => Step::Interrupt,
+        9 => Step::Exception,
         10 => Step::SwitchOut,
         11 | 12 => Step::SwitchIn {
             cpu: r.u8() as u32,
@@ -1183,6 +1187,7 @@ fn enc_step(w: &mut Writer, s: &Step) {
         }
         Step::SliceYield => w.u8(7),
         Step::Interrupt => w.u8(8),
+        Step::Exception => w.u8(9),
         Step::SwitchOut => w.u8(10),
         Step::SwitchIn { cpu, mm_cid } => {
             w.u8(11);

@@ -1166,6 +1166,28 @@ fn path_scenarios() -> Vec<(&'static str, Scenario)> {
             ]),
         ),
         (
+            // arm32 returns from a synchronous exception through
+            // ret_to_user, which runs the CONFIG_DEBUG_RSEQ syscall check:
+            // inside the section v6.18 kills, the rework aborts. An
+            // interrupt returns through ret_to_user_from_irq, past it.
+            "arm32_exception_in_cs",
+            on(
+                Arch::Arm32,
+                with(cat(vec![
+                    enter(),
+                    vec![Step::Exception, Step::ExitToUser],
+                    enter(),
+                    vec![Step::Interrupt, Step::ExitToUser],
+                ])),
+            ),
+        ),
+        (
+            // Elsewhere an exception enters and leaves like an interrupt:
+            // inside the section without preemption, nothing happens.
+            "exception_in_cs",
+            with(cat(vec![enter(), vec![Step::Exception, Step::ExitToUser]])),
+        ),
+        (
             // 32-bit arm ret_fast_syscall with no work pending.
             "arm32_syscall_no_work",
             on(Arch::Arm32, with(vec![Step::Getpid, Step::ExitToUser])),

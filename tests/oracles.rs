@@ -887,6 +887,43 @@ fn the_debug_null_descriptor_entry_needs_a_read_at_null() {
 }
 
 #[test]
+fn arm32_runs_the_debug_syscall_check_after_an_exception_only() {
+    // Inside a valid section, an exception and then an interrupt, each
+    // without preemption: only arm32 with the debug check acts, only on
+    // the exception's return (ret_to_user, not ret_to_user_from_irq), and
+    // legacy kills where the rework aborts.
+    let text = include_str!("scenarios/arm32_exception_inside_a_section.json");
+    let mut s = Scenario::from_json(text).expect("scenario");
+    let lowered = s.lower();
+    let abort = lowered.layout.abort_ip;
+    let inside = lowered.layout.cs_start + 16;
+    let report = oracles::check(&s, &Options::default()).expect("check");
+    for run in &report.runs {
+        // Returns: 0 registration, 1 after the exception, 2 after the interrupt.
+        let after = |k: usize| &run.observations[k];
+        let debug = run.config.debug;
+        if debug && run.version == "v6.18" {
+            assert!(
+                after(1).fate != rseq_fuzz::kernel::Fate::Running,
+                "{}: legacy's rseq_syscall() kills",
+                run.name()
+            );
+            continue;
+        }
+        let want = if debug { abort } else { inside };
+        assert_eq!(after(1).ip, want, "{} after the exception", run.name());
+        assert_eq!(after(2).ip, inside, "{} after the interrupt", run.name());
+    }
+    // Any other architecture: an exception is an interrupt.
+    s.arch = Arch::X86_64;
+    let report = oracles::check(&s, &Options::default()).expect("check");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    for run in &report.runs {
+        assert_eq!(run.observations[1].ip, inside, "{}", run.name());
+    }
+}
+
+#[test]
 fn x86_64_registers_an_area_in_the_last_32_bytes_on_every_release() {
     // The companion of the riscv64 regression above: x86-64's masked user
     // access checks no length, so v7.0's 64-byte write region does not
@@ -1114,7 +1151,16 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 15] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 16] = [
+    (
+        include_str!("scenarios/arm32_exception_inside_a_section.json"),
+        "rd-arm32-exception-return-runs-the-syscall-check",
+        "differs in fate, ip",
+        ["v6.18/", "v6.19/"],
+        "an exception inside a section on arm32 with CONFIG_DEBUG_RSEQ: \
+         ret_to_user's syscall check killed legacy and aborted the rework \
+         (independent review of v7_1.rs against entry-armv.S)",
+    ),
     (
         include_str!("scenarios/sigreturn_into_a_section_then_debug_kill.json"),
         "sigreturn-to-a-frame-saved-differently",

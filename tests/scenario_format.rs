@@ -178,7 +178,7 @@ fn examples_pass_through_the_cli_and_convert_both_ways() {
 /// Every Step kind, by its JSON tag. `kind_index` matches exhaustively, so a
 /// new Step kind does not compile until it is listed here, and this test
 /// then fails until an example uses it.
-const KINDS: [&str; 27] = [
+const KINDS: [&str; 28] = [
     "rseq",
     "getpid",
     "sigreturn",
@@ -206,6 +206,7 @@ const KINDS: [&str; 27] = [
     "mprotect",
     "madvise_dontneed",
     "reclaim",
+    "exception",
 ];
 
 fn kind_index(s: &Step) -> usize {
@@ -237,6 +238,7 @@ fn kind_index(s: &Step) -> usize {
         Step::Mprotect { .. } => 24,
         Step::MadviseDontneed { .. } => 25,
         Step::Reclaim { .. } => 26,
+        Step::Exception => 27,
     }
 }
 

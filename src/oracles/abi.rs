@@ -278,6 +278,7 @@ impl AbiChecker {
             ev,
             Event::Syscall(_)
                 | Event::Interrupt
+                | Event::Exception
                 | Event::SwitchOut
                 | Event::SwitchIn { .. }
                 | Event::Signal { .. }

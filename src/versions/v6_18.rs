@@ -927,7 +927,13 @@ impl KernelVersion for V6_18 {
         exit_work_loop(k);
     }
 
+    /// arm32 runs rseq_syscall() (CONFIG_DEBUG_RSEQ) on the way back from
+    /// an exception too, and kills a task that took a page fault inside its
+    /// critical section.
     fn irqentry_exit_to_user_mode(k: &mut Kctx<'_, Self>) {
+        if k.cfg.debug && k.arm_ret_from_exception() {
+            rseq_syscall(k);
+        }
         exit_work_loop(k);
     }
 }

@@ -1355,6 +1355,11 @@ impl KernelVersion for V6_19 {
         } else if gie(k) {
             exit_to_user_mode_prepare_legacy(k);
         } else {
+            // arm: ret_from_exception -> ret_to_user -> do_rseq_syscall();
+            // an interrupt's ret_to_user_from_irq skips it.
+            if k.arm_ret_from_exception() {
+                rseq_syscall(k);
+            }
             arm_ret_to_user(k);
         }
     }

@@ -1565,6 +1565,12 @@ impl KernelVersion for V7_0 {
     }
 
     fn irqentry_exit_to_user_mode(k: &mut Kctx<'_, Self>) {
+        // arm: ret_from_exception -> ret_to_user -> do_rseq_syscall() ->
+        // rseq_syscall() (CONFIG_DEBUG_RSEQ); an interrupt's
+        // ret_to_user_from_irq skips it.
+        if debug(k) && k.arm_ret_from_exception() {
+            __rseq_debug_syscall_return(k);
+        }
         arch_exit_work(k);
         if k.task_exiting() {
             return;
