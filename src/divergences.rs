@@ -983,10 +983,10 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "v7.0",
         to: "v7.1",
         category: Category::AbiViolatingProgram,
-        justification: "v7.0 rseq_reset_ids() wrote the IDs through rseq_set_ids(), which with the rseq_debug key first runs rseq_debug_validate_ids(): a program that clobbered its read-only fields was killed with force_sig(SIGSEGV) and its unregistration failed with EFAULT. v7.1's rseq_reset_ids() (2cb68e45120d) writes the fields directly, without validation, so the same program unregisters",
+        justification: "v7.0 rseq_reset_ids() wrote the IDs through rseq_set_ids(), which with the rseq_debug key first runs rseq_debug_validate_ids(): a program that clobbered its read-only fields was killed with force_sig(SIGSEGV) and its unregistration failed with EFAULT. v7.1's rseq_reset_ids() (2cb68e45120d) writes the fields directly, without validation, so the same program unregisters. The cached IDs also go stale for a program that registered an area at NULL and then another area: sys_rseq() tests usrptr != 0 for re-registration, so the second registration passes without a reset, and the new area's RSEQ_CPU_ID_UNINITIALIZED no longer matches the cache",
         applies: |c| {
             c.new.config.debug
-                && c.clobbered_ids()
+                && (c.clobbered_ids() || c.broke("registration-misuse"))
                 && c.rseq_call_in_window(true)
                 && c.old_obs().is_some_and(|o| {
                     o.decisions.contains(&"rseq_reset_ids/set_ids_failed_force_sig")

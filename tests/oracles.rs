@@ -887,6 +887,24 @@ fn the_debug_null_descriptor_entry_needs_a_read_at_null() {
 }
 
 #[test]
+fn a_sigreturn_into_a_section_the_handler_armed_breaks_the_abi() {
+    // Regression (embedded engine, exit_to_user): signalled outside any
+    // section, the handler armed a section around the interrupted IP and
+    // returned; the debug syscall-return check of v6.19+ killed the task
+    // on rt_sigreturn's return, and the contract blamed the kernel.
+    let text = include_str!("scenarios/sigreturn_into_a_section_armed_by_the_handler.json");
+    let (_, report) = check_clean(text);
+    for run in &report.runs {
+        assert!(
+            run.violations.iter().any(|v| v.rule == "sigreturn-into-cs"),
+            "{}: {:?}",
+            run.name(),
+            run.violations
+        );
+    }
+}
+
+#[test]
 fn arm32_runs_the_debug_syscall_check_after_an_exception_only() {
     // Inside a valid section, an exception and then an interrupt, each
     // without preemption: only arm32 with the debug check acts, only on
@@ -1151,7 +1169,17 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 16] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 17] = [
+    (
+        include_str!("scenarios/unregister_after_a_registration_at_null_debug.json"),
+        "v2-unregister-skips-debug-id-validation",
+        "syscall return",
+        ["v7.0/", "v7.1/"],
+        "an area registered at NULL, then another (usrptr is 0, so the \
+         re-registration check passes without a reset), then unregistered \
+         with the debug key on: v7.0 validated the stale cached IDs and \
+         killed, v7.1 does not validate (embedded engine)",
+    ),
     (
         include_str!("scenarios/arm32_exception_inside_a_section.json"),
         "rd-arm32-exception-return-runs-the-syscall-check",

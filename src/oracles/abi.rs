@@ -33,6 +33,7 @@ pub const RULES: &[&str] = &[
     "area-unmapped",
     "ip-not-user-address",
     "sigreturn-without-frame",
+    "sigreturn-into-cs",
     "area-store-from-another-thread",
     "descriptor-store-from-another-thread",
 ];
@@ -343,6 +344,20 @@ impl AbiChecker {
                     } => self.rseq_call(i, model, reg, *addr, *len, *flags, *sig),
                     Syscall::Sigreturn if task.frames.is_empty() => {
                         self.flag(i, "sigreturn-without-frame", String::new)
+                    }
+                    // The frame's IP lies inside the section rseq_cs names
+                    // now: the handler armed a section around the
+                    // interrupted IP (a signal inside an armed section
+                    // saves abort_ip instead), so the program resumes in
+                    // the middle of a section it never entered, and returns
+                    // there from a syscall, which the debug checks kill.
+                    Syscall::Sigreturn => {
+                        let restored = task.frames.last().map_or(0, |f| f.saved_ip);
+                        if self.cs_at(restored, model).is_some() {
+                            self.flag(i, "sigreturn-into-cs", || {
+                                format!("rt_sigreturn restores ip {restored:#x}")
+                            });
+                        }
                     }
                     Syscall::Execve { ok: true } => self.user_rseq_cs = 0,
                     _ => {}
