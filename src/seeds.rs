@@ -1442,7 +1442,7 @@ fn cs_input(
     let head = (0u8..=255)
         .find(|h| {
             h & 3 == arch
-                && (h >> 2) % 6 == entry
+                && (h >> 2) % crate::targets::ENTRIES.len() as u8 == entry
                 && (h & 0x40 != 0) == segv_handler
                 && (h & 0x80 != 0) == len64
         })
@@ -1487,6 +1487,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         "signal",
         "syscall_signal",
         "membarrier",
+        "exception",
     ];
     for (arch_i, arch) in [(0u8, "x86_64"), (2, "arm64"), (3, "arm32")] {
         for (e, ename) in entries.iter().enumerate() {
