@@ -26,6 +26,10 @@ pub struct WorkerStatus {
     pub interrupted: bool,
     /// Crash files written (`Test unit written to PATH`).
     pub artifacts: Vec<String>,
+    /// Inputs libFuzzer saved as slow units (`slow-unit-*`: one run took
+    /// longer than `-report_slow_units`, 10 s). Not findings: a stalled
+    /// machine makes them too, and a hang is a timeout crash instead.
+    pub slow_units: Vec<String>,
     /// Oracle messages printed by the panic hook, in order.
     pub messages: Vec<String>,
 }
@@ -77,7 +81,13 @@ impl WorkerStatus {
             }
         } else if let Some(i) = line.find("Test unit written to ") {
             let path = line[i + "Test unit written to ".len()..].trim();
-            if !path.is_empty() {
+            let slow = std::path::Path::new(path)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("slow-unit-"));
+            if slow {
+                self.slow_units.push(path.to_string());
+            } else if !path.is_empty() {
                 self.artifacts.push(path.to_string());
             }
         } else if line.contains("libFuzzer: run interrupted") {
@@ -116,6 +126,10 @@ mod tests {
             vec!["oracle security failed: canary (src/targets.rs:1)"]
         );
         assert!(!s.interrupted);
+        // A slow unit is kept apart: it is not a finding.
+        s.update("artifact_prefix='findings/differential/'; Test unit written to findings/differential/slow-unit-cd3178");
+        assert_eq!(s.artifacts, vec!["findings/cs_analysis/crash-96915712"]);
+        assert_eq!(s.slow_units, vec!["findings/differential/slow-unit-cd3178"]);
         s.update("==12== libFuzzer: run interrupted; exiting");
         assert!(s.interrupted);
     }

@@ -189,6 +189,8 @@ struct TargetResult {
     corpus_before: usize,
     corpus_after: usize,
     findings: Vec<(String, String)>,
+    /// Inputs libFuzzer saved as slow units (reported, not findings).
+    slow_units: Vec<String>,
     /// Workers that stopped with an error that is not a finding.
     failures: Vec<String>,
 }
@@ -457,6 +459,7 @@ fn run_parent(args: &FuzzArgs, targets: &[&'static Target]) -> i32 {
                     r.failures
                         .push(format!("worker {how}; see {}", w.log.display()));
                 }
+                r.slow_units.extend(s.slow_units.iter().cloned());
                 r.execs += s.execs;
                 r.exec_per_sec += s.exec_per_sec;
                 r.rss_mb = r.rss_mb.max(s.rss_mb);
@@ -602,6 +605,15 @@ fn print_summary(
     if replay_failed > 0 {
         println!("warning: {replay_failed} corpus input(s) failed an oracle on replay");
     }
+    for r in results {
+        for f in &r.slow_units {
+            println!(
+                "note: {}: one run of {f} took longer than -report_slow_units (10 s unless set): \
+                 a slow input or a stalled machine, not a finding; time it with: rseq-fuzz run --target {} {f}",
+                r.name, r.name
+            );
+        }
+    }
     let all: Vec<_> = results.iter().flat_map(|r| r.findings.iter()).collect();
     if all.is_empty() {
         println!("findings: none");
@@ -639,6 +651,7 @@ fn print_json(
                 "corpus_before": r.corpus_before,
                 "corpus_after": r.corpus_after,
                 "worker_failures": r.failures,
+                "slow_units": r.slow_units,
                 "findings": r.findings.iter().map(|(f, m)| serde_json::json!({
                     "file": f, "message": m, "explain": format!("rseq-fuzz explain {f}"),
                 })).collect::<Vec<_>>(),
