@@ -576,7 +576,6 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
         V::switch_in(self);
     }
 
-    /// Whether the task can no longer return to user mode (PF_EXITING).
     /// arm32 (no GENERIC_IRQ_ENTRY) returns from a synchronous exception
     /// through ret_from_exception -> ret_to_user, which calls
     /// do_rseq_syscall() under CONFIG_DEBUG_RSEQ before the work loop, as a
@@ -587,6 +586,7 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
         !self.cfg.generic_irq_entry && self.task.mode == Mode::Exception
     }
 
+    /// Whether the task can no longer return to user mode (PF_EXITING).
     pub fn task_exiting(&self) -> bool {
         self.task.fate != Fate::Running
     }
