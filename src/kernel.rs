@@ -126,6 +126,10 @@ pub enum Event {
     /// loop then calls schedule() (or, v7.0+, may grant a time-slice
     /// extension instead, see `Kctx::schedule`).
     NeedResched,
+    /// Other kernel work for the task's next return to user mode
+    /// (task_work_add() with TWA_RESUME, and the other set_notify_resume()
+    /// callers): raises TIF_NOTIFY_RESUME, which also runs rseq's handler.
+    TaskWork,
     /// Return to user mode: syscall or interrupt exit work and the exit loop.
     /// An observation is taken afterwards.
     ExitToUser,
@@ -1117,6 +1121,10 @@ impl<V: KernelVersion> Model for Machine<V> {
             Event::NeedResched => {
                 self.ensure_kernel();
                 self.cur_mut().tif |= tif::NEED_RESCHED;
+            }
+            Event::TaskWork => {
+                self.ensure_kernel();
+                self.cur_mut().tif |= tif::NOTIFY_RESUME;
             }
             Event::ExitToUser => self.exit_to_user(index),
             _ => self.user_action(index, event),

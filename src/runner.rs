@@ -136,7 +136,8 @@ fn note_before(win: &mut Window, abi: &mut AbiChecker, i: usize, ev: &Event, mod
         | Event::Exception
         | Event::Signal { .. }
         | Event::SliceTimer
-        | Event::NeedResched => note_entry(win, abi, model, Some(false)),
+        | Event::NeedResched
+        | Event::TaskWork => note_entry(win, abi, model, Some(false)),
         Event::SwitchOut => {
             note_entry(win, abi, model, Some(false));
             win.preempted = true;

@@ -361,6 +361,8 @@ pub enum Step {
     SliceTimer,
     /// The scheduler wants the CPU back (TIF_NEED_RESCHED).
     NeedResched,
+    /// task_work_add() (or another set_notify_resume() caller) for the task.
+    TaskWork,
     ExitToUser,
     // User actions.
     /// Store 8 bytes at area + 8 (rseq_cs).
@@ -672,6 +674,7 @@ impl Scenario {
             Step::MembarrierIpi => Event::MembarrierIpi,
             Step::SliceTimer => Event::SliceTimer,
             Step::NeedResched => Event::NeedResched,
+            Step::TaskWork => Event::TaskWork,
             Step::ExitToUser => Event::ExitToUser,
             Step::SetRseqCs { value } => Event::Store {
                 addr: area.wrapping_add(abi::rseq::RSEQ_CS),
@@ -1144,7 +1147,7 @@ fn dec_step(r: &mut Reader) -> Step {
         28 => Step::MadviseDontneed { addr: dec_val(r) },
         29 => Step::Reclaim { addr: dec_val(r) },
         30 => Step::NeedResched,
-        _ => Step::ExitToUser,
+        _ => Step::TaskWork,
     }
 }
 
@@ -1201,6 +1204,7 @@ fn enc_step(w: &mut Writer, s: &Step) {
         Step::MembarrierIpi => w.u8(14),
         Step::SliceTimer => w.u8(15),
         Step::NeedResched => w.u8(30),
+        Step::TaskWork => w.u8(31),
         Step::ExitToUser => w.u8(16),
         Step::SetRseqCs { value } => {
             w.u8(18);

@@ -80,33 +80,6 @@ fn pages(mut s: Scenario, p: Vec<(Val, PageState)>) -> Scenario {
 /// other point of every version, and none of these.
 pub const UNREACHABLE_FROM_SCENARIOS: &[(&str, &str, &str)] = &[
     (
-        "v6.19",
-        "rseq_handle_slowpath/ge_no_slowpath",
-        "TIF_NOTIFY_RESUME without a request of rseq's: raised by other kernel work \
-         (task_work, ...), which the machine does not model, or, under generic entry, \
-         by rseq's own events where TIF_RSEQ is TIF_NOTIFY_RESUME; every modelled \
-         generic-entry architecture has HAVE_GENERIC_TIF_BITS since v6.19 (riscv: \
-         41e871f2b63e), so none does that",
-    ),
-    (
-        "v7.0",
-        "rseq_handle_slowpath/not_needed",
-        "TIF_NOTIFY_RESUME without a request of rseq's: raised by other kernel work \
-         (task_work, ...), which the machine does not model, or, under generic entry, \
-         by rseq's own events where TIF_RSEQ is TIF_NOTIFY_RESUME; every modelled \
-         generic-entry architecture has HAVE_GENERIC_TIF_BITS since v6.19 (riscv: \
-         41e871f2b63e), so none does that",
-    ),
-    (
-        "v7.1",
-        "rseq_handle_slowpath/not_needed",
-        "TIF_NOTIFY_RESUME without a request of rseq's: raised by other kernel work \
-         (task_work, ...), which the machine does not model, or, under generic entry, \
-         by rseq's own events where TIF_RSEQ is TIF_NOTIFY_RESUME; every modelled \
-         generic-entry architecture has HAVE_GENERIC_TIF_BITS since v6.19 (riscv: \
-         41e871f2b63e), so none does that",
-    ),
-    (
         "v6.18",
         "__rseq_handle_notify_resume/pf_exiting",
         "PF_EXITING: the handler never runs for a dead task in the machine \
@@ -1186,6 +1159,28 @@ fn path_scenarios() -> Vec<(&'static str, Scenario)> {
             // inside the section without preemption, nothing happens.
             "exception_in_cs",
             with(cat(vec![enter(), vec![Step::Exception, Step::ExitToUser]])),
+        ),
+        (
+            // Task work raises TIF_NOTIFY_RESUME: legacy runs its whole
+            // notify-resume pass, the rework's slow-path gate has nothing
+            // of its own to do (GE: no slow path requested; arm64 and arm32:
+            // no sched_switch pending).
+            "task_work_in_cs",
+            with(cat(vec![enter(), vec![Step::TaskWork, Step::ExitToUser]])),
+        ),
+        (
+            "arm64_task_work_in_cs",
+            on(
+                Arch::Arm64,
+                with(cat(vec![enter(), vec![Step::TaskWork, Step::ExitToUser]])),
+            ),
+        ),
+        (
+            "arm32_task_work_in_cs",
+            on(
+                Arch::Arm32,
+                with(cat(vec![enter(), vec![Step::TaskWork, Step::ExitToUser]])),
+            ),
         ),
         (
             // 32-bit arm ret_fast_syscall with no work pending.

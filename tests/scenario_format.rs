@@ -178,7 +178,7 @@ fn examples_pass_through_the_cli_and_convert_both_ways() {
 /// Every Step kind, by its JSON tag. `kind_index` matches exhaustively, so a
 /// new Step kind does not compile until it is listed here, and this test
 /// then fails until an example uses it.
-const KINDS: [&str; 28] = [
+const KINDS: [&str; 29] = [
     "rseq",
     "getpid",
     "sigreturn",
@@ -207,6 +207,7 @@ const KINDS: [&str; 28] = [
     "madvise_dontneed",
     "reclaim",
     "exception",
+    "task_work",
 ];
 
 fn kind_index(s: &Step) -> usize {
@@ -239,6 +240,7 @@ fn kind_index(s: &Step) -> usize {
         Step::MadviseDontneed { .. } => 25,
         Step::Reclaim { .. } => 26,
         Step::Exception => 27,
+        Step::TaskWork => 28,
     }
 }
 

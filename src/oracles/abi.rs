@@ -286,6 +286,7 @@ impl AbiChecker {
                 | Event::MembarrierIpi
                 | Event::SliceTimer
                 | Event::NeedResched
+                | Event::TaskWork
                 | Event::ExitToUser
         );
         if enters_kernel {
