@@ -669,6 +669,24 @@ pub static REGISTRY: &[KnownDivergence] = &[
         applies: |c| c.nonconforming() && Ctx::killed(c.old_obs()) && Ctx::killed(c.new_obs()),
     },
     KnownDivergence {
+        id: "r-no-stale-event-bit-abort",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::IntendedOptimization,
+        justification: "legacy rseq_ip_fixup() returns before rseq_need_restart() when the IP is in no section, so the event bits a preemption, migration or signal set there stay set; the next notify-resume pass that finds the task inside a section (task_work, a failed execve, ...) aborts it for an event that happened outside. The rework has no event mask and evaluates a section only for the events of its own window. An abort is always allowed, so only the spurious one is gone",
+        applies: |c| {
+            let quiet = c.window().is_some_and(|w| {
+                !w.preempted && !w.migrated && !w.membarrier && w.frames.is_empty()
+            });
+            quiet
+                && c.old_obs().is_some_and(|o| {
+                    o.decisions.contains(&"rseq_need_restart/event_mask_set")
+                })
+                && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES])
+        },
+    },
+    KnownDivergence {
         id: "r-no-event-mask",
         oracle: "differential",
         from: "v6.18",
