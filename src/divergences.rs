@@ -546,8 +546,12 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "v6.18",
         to: "v6.19",
         category: Category::AbiViolatingProgram,
-        justification: "rseq_exit_user_update()/rseq_update_usr() write the IDs only when ids_changed; legacy rseq_update_cpu_node_id() rewrote them on every notify-resume, which only a program that clobbered them can tell (spec §6 rows 10-12, 29)",
-        applies: |c| diff_only_area(c, &IDS) && c.clobbered_ids(),
+        justification: "rseq_exit_user_update()/rseq_update_usr() write the IDs only when ids_changed; legacy rseq_update_cpu_node_id() rewrote them on every notify-resume, which only a program that clobbered them can tell (spec §6 rows 10-12, 29). The same legacy pass may also clear a stale rseq_cs (lazy-clear-of-stale-rseq-cs), so both can differ at one return",
+        applies: |c| {
+            c.clobbered_ids()
+                && (diff_only_area(c, &IDS)
+                    || (c.stale_rseq_cs_cleared_in_one() && diff_only_area(c, &RSEQ_CS_AND_IDS)))
+        },
     },
     KnownDivergence {
         id: "r-no-cs-evaluation-without-user-irq",

@@ -1169,7 +1169,17 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 18] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 19] = [
+    (
+        include_str!("scenarios/task_work_after_ids_clobbered.json"),
+        "r-ids-rewritten-only-when-changed",
+        "struct rseq bytes [0, 10]",
+        ["v6.18/", "v6.19/"],
+        "the program clobbered cpu_id_start and stored rseq_cs while in the \
+         kernel for task work: legacy's notify-resume pass rewrote the ID \
+         and cleared rseq_cs at one return, which the entry allowed only \
+         one at a time (embedded engine, task_work)",
+    ),
     (
         include_str!("scenarios/task_work_in_a_section_after_a_preemption_outside.json"),
         "r-no-stale-event-bit-abort",
