@@ -678,7 +678,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "v6.18",
         to: "v6.19",
         category: Category::IntendedOptimization,
-        justification: "legacy rseq_ip_fixup() returns before rseq_need_restart() when the IP is in no section, so the event bits a preemption, migration or signal set there stay set; the next notify-resume pass that finds the task inside a section (task_work, a failed execve, ...) aborts it for an event that happened outside. The rework has no event mask and evaluates a section only for the events of its own window. An abort is always allowed, so only the spurious one is gone",
+        justification: "legacy rseq_ip_fixup() returns before rseq_need_restart() when the IP is in no section, so the event bits a preemption, migration or signal set there stay set; the next notify-resume pass that finds the task inside a section (task_work, a failed execve, ...) aborts it for an event that happened outside. The rework has no event mask and evaluates a section only for the events of its own window. An abort is always allowed, so only the spurious one is gone. The same legacy pass rewrites IDs the program clobbered (r-ids-rewritten-only-when-changed), so those may differ at the same return",
         applies: |c| {
             let quiet = c.window().is_some_and(|w| {
                 !w.preempted && !w.migrated && !w.membarrier && w.frames.is_empty()
@@ -687,7 +687,8 @@ pub static REGISTRY: &[KnownDivergence] = &[
                 && c.old_obs().is_some_and(|o| {
                     o.decisions.contains(&"rseq_need_restart/event_mask_set")
                 })
-                && diff_only_area_or_ip(c, &[RSEQ_CS_BYTES])
+                && (diff_only_area_or_ip(c, &[RSEQ_CS_BYTES])
+                    || (c.clobbered_ids() && diff_only_area_or_ip(c, &RSEQ_CS_AND_IDS)))
         },
     },
     KnownDivergence {
