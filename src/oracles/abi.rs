@@ -311,6 +311,11 @@ impl AbiChecker {
             }
         }
         match ev {
+            // A store to a page the program cannot write faults; the
+            // machine drops it (Machine::user_action), so it changes
+            // nothing the classifier tracks.
+            Event::Store { addr, bytes }
+                if !Self::accessible(model, *addr, bytes.len() as u64, true) => {}
             Event::Store { addr, bytes } => {
                 // struct rseq is the thread's own: only the thread writes it,
                 // and only while it runs in user mode.
