@@ -103,6 +103,12 @@ pub const UNREACHABLE_FROM_SCENARIOS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Inside the section, one kernel entry `step` (no preemption), then the
+/// return to user mode.
+fn in_cs_then(step: Step) -> Scenario {
+    with(cat(vec![enter(), vec![step, Step::ExitToUser]]))
+}
+
 /// The multi-step seed scenarios, by name.
 pub fn scenarios() -> Vec<(&'static str, Scenario)> {
     let std_desc = |v, f| {
@@ -1158,7 +1164,7 @@ fn path_scenarios() -> Vec<(&'static str, Scenario)> {
             // Elsewhere an exception enters and leaves like an interrupt:
             // inside the section without preemption, nothing happens.
             "exception_in_cs",
-            with(cat(vec![enter(), vec![Step::Exception, Step::ExitToUser]])),
+            in_cs_then(Step::Exception),
         ),
         (
             // Task work raises TIF_NOTIFY_RESUME: legacy runs its whole
@@ -1166,21 +1172,15 @@ fn path_scenarios() -> Vec<(&'static str, Scenario)> {
             // of its own to do (GE: no slow path requested; arm64 and arm32:
             // no sched_switch pending).
             "task_work_in_cs",
-            with(cat(vec![enter(), vec![Step::TaskWork, Step::ExitToUser]])),
+            in_cs_then(Step::TaskWork),
         ),
         (
             "arm64_task_work_in_cs",
-            on(
-                Arch::Arm64,
-                with(cat(vec![enter(), vec![Step::TaskWork, Step::ExitToUser]])),
-            ),
+            on(Arch::Arm64, in_cs_then(Step::TaskWork)),
         ),
         (
             "arm32_task_work_in_cs",
-            on(
-                Arch::Arm32,
-                with(cat(vec![enter(), vec![Step::TaskWork, Step::ExitToUser]])),
-            ),
+            on(Arch::Arm32, in_cs_then(Step::TaskWork)),
         ),
         (
             // 32-bit arm ret_fast_syscall with no work pending.
