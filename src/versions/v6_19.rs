@@ -37,7 +37,9 @@
 //! (neither), each with the debug key off and on. No in-tree GE
 //! architecture of v6.19 lacks the generic TIF bits (x86, s390, LoongArch
 //! and RISC-V all select them), so the branches for TIF_RSEQ aliased to
-//! TIF_NOTIFY_RESUME (`tifb(k)` false under GE) run in no configuration.
+//! TIF_NOTIFY_RESUME (`tifb(k)` false under GE) run in no configuration a
+//! scenario selects; the direct-call tests check them under an explicit
+//! one (tests/v6_19.rs `ge_without_tifb()`).
 //! On non-GE arches `debug` also stands for CONFIG_DEBUG_RSEQ (which selects
 //! the key's default and compiles in rseq_syscall()).
 //!
