@@ -89,6 +89,29 @@ fn cs_analysis_options() -> Options {
     }
 }
 
+/// Give each oracle's failures a crash identity of their own, under any
+/// engine. The engines' panic hooks abort from inside the panic machinery,
+/// so the top frames of every crash are the same libc and std frames, and
+/// honggfuzz, which hashes only the top seven, saved one input for all
+/// oracles. This hook prints the panic message, which says which oracle
+/// failed and why, then aborts from a function of that oracle's own
+/// ([`oracles::abort_for_failing_oracle`]). It prints no backtrace, even
+/// under RUST_BACKTRACE: an oracle failure's stack says nothing that the
+/// message and `rseq-fuzz explain` do not, and symbolizing one costs tens of
+/// milliseconds on every crash that AFL++ and honggfuzz keep fuzzing past.
+///
+/// The engine files call it first in every run: it replaces the engine's
+/// hook once, after the engine has installed its own.
+pub fn separate_crashes_by_oracle() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("{info}");
+            oracles::abort_for_failing_oracle()
+        }))
+    });
+}
+
 fn check(target: &Target, data: &[u8]) {
     let scenario = (target.decode)(data);
     oracles::assert_holds(&scenario, &(target.options)());

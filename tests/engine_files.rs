@@ -1,6 +1,7 @@
 //! Every target in `rseq_fuzz::targets::TARGETS` has its thin entry file for
-//! each engine (cargo-fuzz, AFL++, honggfuzz), each file calls that target and
-//! nothing else, and no engine has a file for a target that does not exist.
+//! each engine (cargo-fuzz, AFL++, honggfuzz), each file calls that target
+//! (after the hook that separates crashes by oracle) and nothing else, and no
+//! engine has a file for a target that does not exist.
 
 use rseq_fuzz::targets::TARGETS;
 use std::path::Path;
@@ -39,12 +40,19 @@ fn every_target_has_an_entry_per_engine() {
                 "{dir}/{}.rs does not call {call}",
                 t.name
             );
+            // Every engine's crashes must be told apart by oracle
+            // (honggfuzz keeps one input per crash stack).
+            assert!(
+                text.contains("rseq_fuzz::targets::separate_crashes_by_oracle();"),
+                "{dir}/{}.rs does not give each oracle's failures a crash identity",
+                t.name
+            );
             let code_lines = text
                 .lines()
                 .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//"))
                 .count();
             assert!(
-                code_lines <= 6,
+                code_lines <= 8,
                 "{dir}/{}.rs is not a thin entry file",
                 t.name
             );

@@ -1436,3 +1436,33 @@ fn a_run_cleared_of_resolvable_faults_equals_its_fault_free_reference() {
         "no flagged run differs from its reference ({flagged} flagged)"
     );
 }
+
+#[test]
+fn each_oracle_fails_with_its_own_message() {
+    // oracles::fail() panics from a function per oracle (crash identity,
+    // scripts/crash-identity-check.sh); the message must stay the finding's.
+    for oracle in [
+        "contract",
+        "security",
+        "liveness",
+        "fault-transparency",
+        "differential",
+        "not-an-oracle",
+    ] {
+        let finding = oracles::Finding {
+            oracle,
+            runs: vec!["v6.18/x86_64".into()],
+            step: 3,
+            message: format!("why {oracle} failed"),
+            first_divergence: None,
+            explained_by: None,
+        };
+        let panic = std::panic::catch_unwind(|| oracles::fail(&finding)).expect_err("must panic");
+        let msg = panic.downcast_ref::<String>().expect("message");
+        assert_eq!(msg, &finding.panic_message());
+        assert!(
+            msg.starts_with(&format!("oracle {oracle} failed: why {oracle} failed")),
+            "{msg}"
+        );
+    }
+}

@@ -1,3 +1,6 @@
 #![no_main]
 // libFuzzer entry for rseq_fuzz::targets::differential (all logic lives in the library).
-libfuzzer_sys::fuzz_target!(|data: &[u8]| rseq_fuzz::targets::differential(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    rseq_fuzz::targets::separate_crashes_by_oracle();
+    rseq_fuzz::targets::differential(data)
+});

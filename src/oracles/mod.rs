@@ -296,7 +296,77 @@ pub fn assert_holds(scenario: &Scenario, opts: &Options) {
     if let Ok(report) = check(scenario, opts) {
         let wanted = |f: &&Finding| opts.only_oracle.is_none_or(|o| o == f.oracle);
         if let Some(f) = report.findings.iter().find(wanted) {
-            panic!("{}", f.panic_message());
+            fail(f);
         }
     }
+}
+
+// Crash identity. Fuzzing infrastructure groups crashes by the stack they
+// abort from: ClusterFuzz by the top frames below the panic machinery,
+// honggfuzz by the top seven frames of the aborting thread, and honggfuzz
+// keeps one input per group. Every oracle failure used to panic from
+// assert_holds, so all of them were one crash. Each oracle now panics from a
+// function of its own, and [`abort_for_failing_oracle`] aborts from one.
+
+thread_local! {
+    /// The oracle whose failure is panicking on this thread.
+    static FAILING_ORACLE: std::cell::Cell<Option<&'static str>> =
+        const { std::cell::Cell::new(None) };
+}
+
+macro_rules! crash_sites {
+    ($($oracle:literal => $panic_fn:ident, $abort_fn:ident;)*) => {
+        /// Panic with the finding's message, from its oracle's own function.
+        pub fn fail(finding: &Finding) -> ! {
+            let message = finding.panic_message();
+            FAILING_ORACLE.with(|o| o.set(Some(finding.oracle)));
+            match finding.oracle {
+                $($oracle => $panic_fn(message),)*
+                _ => unnamed_oracle_failed(message),
+            }
+        }
+
+        /// Abort the process from a function of the oracle whose failure is
+        /// panicking on this thread (for a panic hook; see
+        /// [`crate::targets::separate_crashes_by_oracle`]). Any other panic
+        /// aborts from here.
+        pub fn abort_for_failing_oracle() -> ! {
+            match FAILING_ORACLE.with(|o| o.get()) {
+                $(Some($oracle) => $abort_fn(),)*
+                _ => std::process::abort(),
+            }
+        }
+
+        // Each function names its oracle in a constant of its own, so that
+        // LLVM's function merging cannot fold them into one crash site.
+        $(
+            #[cold]
+            #[inline(never)]
+            fn $panic_fn(message: String) -> ! {
+                std::hint::black_box($oracle);
+                panic!("{message}")
+            }
+
+            #[cold]
+            #[inline(never)]
+            fn $abort_fn() -> ! {
+                std::hint::black_box($oracle);
+                std::process::abort()
+            }
+        )*
+    };
+}
+
+crash_sites! {
+    "contract" => contract_oracle_failed, abort_contract_oracle;
+    "security" => security_oracle_failed, abort_security_oracle;
+    "liveness" => liveness_oracle_failed, abort_liveness_oracle;
+    "fault-transparency" => fault_transparency_oracle_failed, abort_fault_transparency_oracle;
+    "differential" => differential_oracle_failed, abort_differential_oracle;
+}
+
+#[cold]
+#[inline(never)]
+fn unnamed_oracle_failed(message: String) -> ! {
+    panic!("{message}");
 }
