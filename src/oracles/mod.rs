@@ -331,7 +331,7 @@ macro_rules! crash_sites {
         /// [`crate::targets::separate_crashes_by_oracle`]). Any other panic
         /// aborts from here.
         pub fn abort_for_failing_oracle() -> ! {
-            match FAILING_ORACLE.with(|o| o.get()) {
+            match FAILING_ORACLE.with(|o| o.take()) {
                 $(Some($oracle) => $abort_fn(),)*
                 _ => std::process::abort(),
             }
