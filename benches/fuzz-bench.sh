@@ -3,7 +3,10 @@
 # --check is given).
 #
 #  1. Each target's exec/s under libFuzzer (cargo fuzz, -s none, release),
-#     next to an empty target built and run by this same script, as a ratio.
+#     next to an empty target built and run by this same script, as a ratio;
+#     and the same with --no-trace-compares (a second build, each target
+#     against the empty target of that build), the flag docs/fuzzing.md
+#     recommends for campaigns.
 #  2. Peak RSS of each run (libFuzzer's stat::peak_rss_mb).
 #  3. The embedded engine's exec/s (`rseq-fuzz fuzz --target T`, release).
 #  4. Two baselines that do part of cs_analysis's work and check nothing
@@ -46,16 +49,20 @@ rss_goal=64
 echo "== building (cargo fuzz build -s none -O; cargo build --release)" >&2
 t0=$(date +%s)
 (cd fuzz && cargo fuzz build -s none -O >&2)
+(cd fuzz && CARGO_TARGET_DIR="$root/target/fuzz-no-trace-compares" \
+  cargo fuzz build -s none -O --no-trace-compares >&2)
 t1=$(date +%s)
 cargo build --release >&2
 t2=$(date +%s)
 echo "build: cargo-fuzz $((t1 - t0)) s, release binary $((t2 - t1)) s (incremental if cached)" >&2
 
-bin="fuzz/target/$triple/release"
+bin_default="fuzz/target/$triple/release"
+bin_ntc="target/fuzz-no-trace-compares/$triple/release"
+bin="$bin_default"
 
-# run_lf NAME CORPUS -> prints "execs exec_per_sec rss_mb"
+# run_lf NAME CORPUS -> prints "execs exec_per_sec rss_mb" (binary from $bin)
 run_lf() {
-  local name="$1" seeds="$2" work="$scratch/lf-$1"
+  local name="$1" seeds="$2" work; work="$(mktemp -d "$scratch/lf-$1-XXXX")"
   mkdir -p "$work"
   local dirs=("$work")
   if [ -n "$seeds" ] && [ -d "$seeds" ]; then dirs+=("$seeds"); fi
@@ -86,11 +93,16 @@ PY
 echo "== libFuzzer: empty target (${secs} s)" >&2
 read -r _ empty_rate empty_rss < <(run_lf bench_empty "")
 [ "${empty_rate:-0}" -gt 0 ] || { echo "empty target ran no input" >&2; exit 1; }
+echo "== libFuzzer --no-trace-compares: empty target (${secs} s)" >&2
+bin="$bin_ntc"
+read -r _ ntc_empty_rate _ < <(run_lf bench_empty "")
+bin="$bin_default"
+[ "${ntc_empty_rate:-0}" -gt 0 ] || { echo "empty target ran no input" >&2; exit 1; }
 
 fail=0
-table="| target | libFuzzer exec/s | % of empty | goal | peak RSS MB | embedded exec/s | embedded RSS MB |
-|---|---:|---:|---:|---:|---:|---:|
-| (empty target) | $empty_rate | 100% | | $empty_rss | | |"
+table="| target | libFuzzer exec/s | % of empty | goal | peak RSS MB | --no-trace-compares exec/s (% of its empty) | embedded exec/s | embedded RSS MB |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| (empty target) | $empty_rate | 100% | | $empty_rss | $ntc_empty_rate (100%) | | |"
 for b in bench_cs_decode bench_cs_one_run; do
   echo "== baseline $b: libFuzzer (${secs} s)" >&2
   read -r _ rate rss < <(run_lf "$b" "corpus/cs_analysis")
@@ -100,11 +112,15 @@ for b in bench_cs_decode bench_cs_one_run; do
     *) what="(baseline) decoded, plus one version's run, no oracle" ;;
   esac
   table+="
-| $what | $rate | ${pct}% | | $rss | | |"
+| $what | $rate | ${pct}% | | $rss | | | |"
 done
 for t in "${targets[@]}"; do
   echo "== $t: libFuzzer (${secs} s), embedded engine (${secs} s)" >&2
   read -r _ rate rss < <(run_lf "$t" "corpus/$t")
+  bin="$bin_ntc"
+  read -r _ ntc_rate _ < <(run_lf "$t" "corpus/$t")
+  bin="$bin_default"
+  ntc_pct=$(awk -v r="$ntc_rate" -v e="$ntc_empty_rate" 'BEGIN { printf "%.2f", r * 100 / e }')
   read -r erate erss < <(run_embedded "$t")
   # Two decimals: the targets are far below 1 % of libFuzzer's own rate.
   pct=$(awk -v r="$rate" -v e="$empty_rate" 'BEGIN { printf "%.2f", r * 100 / e }')
@@ -115,7 +131,7 @@ for t in "${targets[@]}"; do
     mark=" (missed)"; fail=1
   fi
   table+="
-| $t | $rate | ${pct}%$mark | ≥${goal}% | $rss | $erate | $erss |"
+| $t | $rate | ${pct}%$mark | ≥${goal}% | $rss | $ntc_rate (${ntc_pct}%) | $erate | $erss |"
 done
 
 echo

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Exploration benchmark (it reports, it does not fail): how much of every
+# version's decision points libFuzzer reaches from nothing (one zero byte and
+# the dictionary, no seeds) in a fixed time, with cargo-fuzz's default build
+# and with --no-trace-compares, one run per libFuzzer -seed.
+#
+# Without trace-compares an input runs about twice as fast (no
+# SanitizerCoverage comparison callbacks), while libFuzzer loses the
+# comparison operands it would otherwise splice into inputs; the dictionary
+# (corpus/rseq.dict) supplies the ABI's magic values. This measures which
+# matters more for these targets.
+#
+# Usage: benches/exploration.sh [--secs N] [--seeds "1 2"] [TARGET]
+#   TARGET defaults to differential; --secs defaults to 120.
+set -euo pipefail
+
+secs=120
+seeds="1 2"
+target=differential
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --secs) secs="$2"; shift 2 ;;
+    --seeds) seeds="$2"; shift 2 ;;
+    -*) echo "usage: $0 [--secs N] [--seeds \"1 2\"] [TARGET]" >&2; exit 2 ;;
+    *) target="$1"; shift ;;
+  esac
+done
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+triple="$(rustc -vV | sed -n 's/^host: //p')"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+echo "== building (cargo fuzz build -s none -O, with and without --no-trace-compares; cargo build --release)" >&2
+(cd fuzz && cargo fuzz build -s none -O "$target" >&2)
+(cd fuzz && CARGO_TARGET_DIR="$root/target/fuzz-no-trace-compares" \
+  cargo fuzz build -s none -O --no-trace-compares "$target" >&2)
+cargo build --release >&2
+
+echo "Exploration from one zero byte, $target, ${secs} s a run, $(date -u +%Y-%m-%d), $(nproc) cores"
+echo
+echo "| build | -seed | inputs run | decision points reached (of all versions') | per version |"
+echo "|---|---:|---:|---:|---|"
+for seed in $seeds; do
+  for build in default no-trace-compares; do
+    case "$build" in
+      default) bin="fuzz/target/$triple/release/$target" ;;
+      *) bin="target/fuzz-no-trace-compares/$triple/release/$target" ;;
+    esac
+    corpus="$scratch/$build-$seed"
+    mkdir -p "$corpus"
+    printf '\0' > "$corpus/zero"
+    echo "== $build, -seed=$seed (${secs} s)" >&2
+    "$bin" -seed="$seed" -max_total_time="$secs" -dict=corpus/rseq.dict \
+      -print_final_stats=1 -artifact_prefix="$scratch/" "$corpus" > "$scratch/log" 2>&1 || {
+        echo "libFuzzer run failed (a finding?); log:" >&2; tail -20 "$scratch/log" >&2; exit 1; }
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/log")
+    target/release/rseq-fuzz coverage --target "$target" "$corpus" 2>&1 \
+      | awk -v b="$build" -v s="$seed" -v e="$execs" '
+          /^v[0-9]/ { r += $2; t += $3; per = per sep $1 " " $2 "/" $3; sep = ", " }
+          END { printf "| %s | %s | %s | %d/%d | %s |\n", b, s, e, r, t, per }'
+  done
+done
