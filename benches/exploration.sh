@@ -26,16 +26,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-triple="$(rustc -vV | sed -n 's/^host: //p')"
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+# shellcheck source=benches/common.sh
+. "$(dirname "$0")/common.sh"
 
 echo "== building (cargo fuzz build -s none -O, with and without --no-trace-compares; cargo build --release)" >&2
-(cd fuzz && cargo fuzz build -s none -O "$target" >&2)
-(cd fuzz && CARGO_TARGET_DIR="$root/target/fuzz-no-trace-compares" \
-  cargo fuzz build -s none -O --no-trace-compares "$target" >&2)
+build_fuzz_targets "$target"
 cargo build --release >&2
 
 echo "Exploration from one zero byte, $target, ${secs} s a run, $(date -u +%Y-%m-%d), $(nproc) cores"
@@ -45,8 +40,8 @@ echo "|---|---:|---:|---:|---|"
 for seed in $seeds; do
   for build in default no-trace-compares; do
     case "$build" in
-      default) bin="fuzz/target/$triple/release/$target" ;;
-      *) bin="target/fuzz-no-trace-compares/$triple/release/$target" ;;
+      default) bin="$bin_default/$target" ;;
+      *) bin="$bin_ntc/$target" ;;
     esac
     corpus="$scratch/$build-$seed"
     mkdir -p "$corpus"

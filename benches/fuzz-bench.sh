@@ -35,29 +35,22 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-triple="$(rustc -vV | sed -n 's/^host: //p')"
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+# shellcheck source=benches/common.sh
+. "$(dirname "$0")/common.sh"
 
 targets=(cs_analysis exit_to_user registration differential)
 multi_goal=10
 cs_goal=40
 rss_goal=64
 
-echo "== building (cargo fuzz build -s none -O; cargo build --release)" >&2
+echo "== building (cargo fuzz build -s none -O, with and without --no-trace-compares; cargo build --release)" >&2
 t0=$(date +%s)
-(cd fuzz && cargo fuzz build -s none -O >&2)
-(cd fuzz && CARGO_TARGET_DIR="$root/target/fuzz-no-trace-compares" \
-  cargo fuzz build -s none -O --no-trace-compares >&2)
+build_fuzz_targets
 t1=$(date +%s)
 cargo build --release >&2
 t2=$(date +%s)
 echo "build: cargo-fuzz $((t1 - t0)) s, release binary $((t2 - t1)) s (incremental if cached)" >&2
 
-bin_default="fuzz/target/$triple/release"
-bin_ntc="target/fuzz-no-trace-compares/$triple/release"
 bin="$bin_default"
 
 # run_lf NAME CORPUS -> prints "execs exec_per_sec rss_mb" (binary from $bin)
