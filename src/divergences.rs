@@ -355,14 +355,12 @@ impl<'a> Ctx<'a> {
     }
     /// The two runs' areas differ in the bytes `r` at this return.
     pub fn areas_differ_in(&self, r: Range<usize>) -> bool {
-        registered_ranges(self, &[r]).into_iter().any(|r| {
-            let bytes = |o: Option<&Observation>| {
-                o.and_then(|o| o.area.as_ref())
-                    .and_then(|a| a.get(r.clone()))
-                    .map(<[u8]>::to_vec)
-            };
-            bytes(self.old_obs()) != bytes(self.new_obs())
-        })
+        let bytes = |o: Option<&Observation>| {
+            o.and_then(|o| o.area.as_ref())
+                .and_then(|a| a.get(r.clone()))
+                .map(<[u8]>::to_vec)
+        };
+        bytes(self.old_obs()) != bytes(self.new_obs())
     }
     /// A rt_sigreturn ran in this window.
     pub fn sigreturn_in_window(&self) -> bool {
@@ -430,7 +428,7 @@ impl<'a> Ctx<'a> {
             && resumed_unkilled(self.new, self.new_obs()))
             || (killed_by_check(self.new_obs()) && resumed_unkilled(old, self.old_obs()));
         let d = self.diff();
-        let ranges = registered_ranges(self, self.sigreturn_area_ranges());
+        let ranges = self.sigreturn_area_ranges();
         old.config.debug
             && self.new.config.debug
             && self.sigreturn_after_differing_frames(old)
@@ -493,41 +491,16 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Registry ranges are offsets into the *registered* struct rseq; the
-/// observation holds the bytes at the scenario's area anchor, which a
-/// program may register a few bytes off (e.g. one past a misaligned anchor).
-/// Move the ranges by that distance, so that "rseq.flags" means the same
-/// bytes however the area was registered. Nothing moves when no run is
-/// registered or the registration is more than one area's length away.
-fn registered_ranges(c: &Ctx, ranges: &[Range<usize>]) -> Vec<Range<usize>> {
-    let anchor = c.lowered.layout.area;
-    let reg = [c.new_obs(), c.old_obs()]
-        .into_iter()
-        .flatten()
-        .find_map(|o| o.registration);
-    // Observed offset = registered offset + (registration - anchor), which
-    // may be negative: the part of a range before the anchor is not seen.
-    let span = crate::abi::ORIG_RSEQ_SIZE as i128;
-    let shift = reg
-        .map(|r| i128::from(r.addr) - i128::from(anchor))
-        .filter(|d| d.abs() < span)
-        .unwrap_or(0);
-    let moved = |x: usize| (x as i128 + shift).max(0) as usize;
-    ranges
-        .iter()
-        .map(|r| moved(r.start)..moved(r.end))
-        .filter(|r| !r.is_empty())
-        .collect()
-}
-
+// Registry ranges are offsets into the registered struct rseq, and so are
+// an observation's area bytes (Machine::observe reads the area the task
+// registered, wherever the program put it).
 fn diff_only_area(c: &Ctx, ranges: &[Range<usize>]) -> bool {
-    c.diff().only_area_in(&registered_ranges(c, ranges))
+    c.diff().only_area_in(ranges)
 }
 
 /// Only the IP and area bytes in `ranges` differ.
 fn diff_only_area_or_ip(c: &Ctx, ranges: &[Range<usize>]) -> bool {
     let d = c.diff();
-    let ranges = registered_ranges(c, ranges);
     d.area.iter().all(|o| ranges.iter().any(|r| r.contains(o)))
         && ObsDiff {
             area: Vec::new(),

@@ -270,7 +270,8 @@ pub struct Observation {
     /// The task's CPU and concurrency id: what the ID fields must say.
     pub cpu: u32,
     pub mm_cid: u32,
-    /// The bytes of the struct rseq area, or None if any of them is unmapped.
+    /// The bytes of the struct rseq area the task has registered (the
+    /// layout's area before any registration), or None if any is unmapped.
     pub area: Option<Vec<u8>>,
     pub syscall_ret: Option<i64>,
     /// Kills rseq code forced since the last observation.
@@ -864,8 +865,11 @@ impl<V: KernelVersion> Machine<V> {
             }
         }
         let task = self.cur();
-        let area = self.mms[task.mm].peek(self.area, self.area_len);
         let registration = V::registration(&self.tasks[self.current].1);
+        // The area the kernel writes is the one the task registered, which a
+        // program may put anywhere; before any registration, the layout's.
+        let area_addr = registration.map_or(self.area, |r| r.addr);
+        let area = self.mms[task.mm].peek(area_addr, self.area_len);
         let obs = Observation {
             registration,
             trace_range: (self.window_start, self.trace.events.len()),
