@@ -339,6 +339,29 @@ fn contract_fires_on_stale_ids_after_migration() {
     assert!(f.message.contains("not the current"), "{}", f.message);
 }
 
+#[test]
+fn contract_checks_the_ids_of_an_area_registered_off_the_layout() {
+    // The program registers its struct rseq 64 bytes into the layout's
+    // area page, then is migrated. Observations read the registered area,
+    // so the contract holds the IDs there to the current CPU too; it used
+    // to check only an area registered at the layout's anchor.
+    let s = Scenario {
+        registration: Some(rseq_fuzz::scenario::RegistrationSpec {
+            addr: Val::at(Anchor::Area, 64),
+            ..Default::default()
+        }),
+        steps: vec![
+            Step::Interrupt,
+            Step::SwitchIn { cpu: 3, mm_cid: 1 },
+            Step::ExitToUser,
+        ],
+        ..Scenario::default()
+    };
+    fires_only_on_the_flaw(&s, &STALE_IDS_E, "contract", |m| {
+        m.contains("not the current")
+    });
+}
+
 /// A conforming program whose rseq_cs still names the section it left
 /// (user space need not clear it): preempted and signalled after the
 /// section's end, it must resume where it was.

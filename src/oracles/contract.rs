@@ -42,7 +42,7 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<(Finding, usize)> {
             break;
         }
         let before = k.checked_sub(1).and_then(|p| run.observations.get(p));
-        if let Some(msg) = violated(o, w, lowered)
+        if let Some(msg) = violated(o, w)
             .or_else(|| cpu_id_start_impossible(run, before, o, lowered))
             .or_else(|| cpu_id_live_after_unregistration(run, before, o, lowered))
         {
@@ -63,7 +63,7 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<(Finding, usize)> {
     out
 }
 
-fn violated(o: &Observation, w: &Window, lowered: &Lowered) -> Option<String> {
+fn violated(o: &Observation, w: &Window) -> Option<String> {
     // Only rseq's own kills count: a program may die of a signal it (or
     // another thread) sent itself without a handler.
     if !o.kills.is_empty() {
@@ -96,10 +96,7 @@ fn violated(o: &Observation, w: &Window, lowered: &Lowered) -> Option<String> {
                 ));
             }
             let cleared = o.area.as_deref().and_then(|a| u64_at(a, rseq::RSEQ_CS));
-            if o.registration
-                .is_some_and(|r| r.addr == lowered.layout.area)
-                && cleared != Some(0)
-            {
+            if o.registration.is_some() && cleared != Some(0) {
                 let cleared = cleared.map_or("unreadable".to_string(), |v| format!("{v:#x}"));
                 return Some(format!(
                     "aborted to {:#x} but rseq_cs is {cleared}, not 0",
@@ -128,10 +125,9 @@ fn violated(o: &Observation, w: &Window, lowered: &Lowered) -> Option<String> {
             ));
         }
     }
-    let reg = o.registration?;
-    if reg.addr != lowered.layout.area {
-        return None;
-    }
+    // The observation holds the registered area's bytes, wherever the
+    // program registered it.
+    o.registration?;
     let area = o.area.as_deref()?;
     let want = [
         ("cpu_id_start", rseq::CPU_ID_START, o.cpu),
