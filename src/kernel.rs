@@ -223,6 +223,11 @@ pub struct Task {
     /// The syscall the task is executing, from its entry until the return
     /// to user mode (the syscall number a syscall-entry hook sees).
     pub in_syscall: Option<Syscall>,
+    /// The struct rseq an observation reads: the area the task has
+    /// registered, or had last (an unregistration writes it too), or the
+    /// layout's before any registration. The model's bookkeeping, not the
+    /// kernel's: the kernel forgets the address at unregistration.
+    pub observed_area: u64,
 }
 
 impl Task {
@@ -701,7 +706,6 @@ pub trait Model {
 pub struct Machine<V: KernelVersion> {
     cfg: Config,
     exec_entry_ip: u64,
-    area: u64,
     area_len: u64,
     tasks: Vec<(Task, V::TaskState)>,
     mms: Vec<UserMem>,
@@ -736,11 +740,11 @@ impl<V: KernelVersion> Machine<V> {
             livelock: false,
             handler_ip: setup.handler_ip & word,
             in_syscall: None,
+            observed_area: setup.area,
         };
         Machine {
             cfg,
             exec_entry_ip: setup.exec_entry_ip & word,
-            area: setup.area,
             area_len: setup.area_len,
             tasks: vec![(task, V::TaskState::default())],
             mms: vec![setup.mem],
@@ -864,12 +868,14 @@ impl<V: KernelVersion> Machine<V> {
                 _ => {}
             }
         }
-        let task = self.cur();
         let registration = V::registration(&self.tasks[self.current].1);
         // The area the kernel writes is the one the task registered, which a
-        // program may put anywhere; before any registration, the layout's.
-        let area_addr = registration.map_or(self.area, |r| r.addr);
-        let area = self.mms[task.mm].peek(area_addr, self.area_len);
+        // program may put anywhere (Task::observed_area).
+        if let Some(r) = registration {
+            self.cur_mut().observed_area = r.addr;
+        }
+        let task = self.cur();
+        let area = self.mms[task.mm].peek(task.observed_area, self.area_len);
         let obs = Observation {
             registration,
             trace_range: (self.window_start, self.trace.events.len()),

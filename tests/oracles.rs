@@ -403,6 +403,56 @@ fn contract_fires_on_a_live_cpu_id_after_unregistration() {
     });
 }
 
+/// unregister_leaves_cpu_id_start.json with the area registered and
+/// unregistered 64 bytes into the layout's area page.
+fn unregistration_off_the_layout() -> Scenario {
+    let text = include_str!("scenarios/unregister_leaves_cpu_id_start.json");
+    let mut s = Scenario::from_json(text).expect("scenario");
+    let off_layout = Val::at(Anchor::Area, 64);
+    s.registration = Some(rseq_fuzz::scenario::RegistrationSpec {
+        addr: off_layout,
+        ..Default::default()
+    });
+    for step in &mut s.steps {
+        if let Step::Rseq { addr, .. } = step {
+            *addr = off_layout;
+        }
+    }
+    s
+}
+
+#[test]
+fn contract_judges_the_unregistration_of_an_area_registered_off_the_layout() {
+    // Both clauses that read the kernel's writes follow the registered
+    // area (they used to look only at the layout's): the reset of cpu_id
+    // at unregistration, and cpu_id_start staying a possible CPU.
+    let s = unregistration_off_the_layout();
+    fires_only_on_the_flaw(&s, &NO_RESET_E, "contract", |m| {
+        m.starts_with("a successful unregistration did not reset cpu_id")
+    });
+    let (_, report) = check_clean(&serde_json::to_string(&s).expect("json"));
+    assert!(
+        report.explained.iter().any(|f| f.oracle == "contract"
+            && f.runs[0].starts_with("v6.19/")
+            && f.explained_by == Some("r-unregister-leaves-cpu-id-start-impossible")),
+        "{:#?}",
+        report.explained
+    );
+    // The observation after the unregistration reads the area just
+    // unregistered: cpu_id there is RSEQ_CPU_ID_UNINITIALIZED.
+    for run in &report.runs {
+        let last = run.observations.last().expect("observations");
+        assert_eq!(last.registration, None, "{}", run.name());
+        let area = last.area.as_ref().expect("area");
+        assert_eq!(
+            u32::from_le_bytes(area[4..8].try_into().expect("4 bytes")),
+            abi::RSEQ_CPU_ID_UNINITIALIZED,
+            "{}",
+            run.name()
+        );
+    }
+}
+
 #[test]
 fn security_fires_on_a_write_after_unregistration() {
     // Unregistered, then preempted: the flawed double still writes IDs to

@@ -204,6 +204,7 @@ impl Direct {
             livelock: false,
             in_syscall: None,
             handler_ip: HANDLER,
+            observed_area: AREA,
         };
         let state = TaskRseq {
             rseq: AREA,

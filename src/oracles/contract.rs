@@ -43,7 +43,7 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<(Finding, usize)> {
         }
         let before = k.checked_sub(1).and_then(|p| run.observations.get(p));
         if let Some(msg) = violated(o, w)
-            .or_else(|| cpu_id_start_impossible(run, before, o, lowered))
+            .or_else(|| cpu_id_start_impossible(run, before, o))
             .or_else(|| cpu_id_live_after_unregistration(run, before, o, lowered))
         {
             out.push((
@@ -184,31 +184,28 @@ fn last_kernel_write_u32(run: &Run, o: &Observation, field: u64) -> Option<Optio
 /// the kernel's last write to it before a return must be a possible CPU.
 /// (Registration may write RSEQ_CPU_ID_UNINITIALIZED first, as long as the
 /// exit path overwrites it before the return.) The field is the
-/// cpu_id_start of the area at `layout.area` only while that is the
-/// registered area, at the window's start (`before`) or its end: an area
-/// registered elsewhere may put another field there.
+/// cpu_id_start of the area registered at the window's start (`before`) or
+/// at its end, wherever the program registered it.
 fn cpu_id_start_impossible(
     run: &Run,
     before: Option<&Observation>,
     o: &Observation,
-    lowered: &Lowered,
 ) -> Option<String> {
-    let at_area = |o: Option<&Observation>| {
-        o.and_then(|o| o.registration)
-            .is_some_and(|r| r.addr == lowered.layout.area)
-    };
-    if o.fate != Fate::Running || !(at_area(before) || at_area(Some(o))) {
+    if o.fate != Fate::Running {
         return None;
     }
-    let field = lowered.layout.area.wrapping_add(rseq::CPU_ID_START);
-    let wrote = last_kernel_write_u32(run, o, field)??;
-    (wrote >= NR_CPUS).then(|| {
-        format!("the kernel's last write to cpu_id_start before the return was {wrote:#x}, not a possible CPU number")
+    let areas = [before.and_then(|b| b.registration), o.registration];
+    areas.into_iter().flatten().find_map(|r| {
+        let field = r.addr.wrapping_add(rseq::CPU_ID_START);
+        let wrote = last_kernel_write_u32(run, o, field)??;
+        (wrote >= NR_CPUS).then(|| {
+            format!("the kernel's last write to cpu_id_start before the return was {wrote:#x}, not a possible CPU number")
+        })
     })
 }
 
-/// A successful unregistration of the area at `layout.area` resets cpu_id
-/// to RSEQ_CPU_ID_UNINITIALIZED: every release does, and user space
+/// A successful unregistration of the registered area resets cpu_id to
+/// RSEQ_CPU_ID_UNINITIALIZED: every release does, and user space
 /// (glibc's sched_getcpu()) reads a cpu_id >= 0 as "registered, on this
 /// CPU". Judged by the kernel's last write to the field in the window.
 fn cpu_id_live_after_unregistration(
@@ -218,12 +215,11 @@ fn cpu_id_live_after_unregistration(
     lowered: &Lowered,
 ) -> Option<String> {
     let before = before?;
-    let area = lowered.layout.area;
+    let area = before.registration?.addr;
     if o.fate != Fate::Running
         || o.task != before.task
         || o.registration.is_some()
         || o.syscall_ret != Some(0)
-        || before.registration.is_none_or(|r| r.addr != area)
     {
         return None;
     }
