@@ -225,7 +225,7 @@ pub struct Task {
     pub in_syscall: Option<Syscall>,
     /// The struct rseq an observation reads: the area the task has
     /// registered, or had last (an unregistration writes it too), or the
-    /// layout's before any registration. The model's bookkeeping, not the
+    /// layout's before any registration and after an execve. The model's bookkeeping, not the
     /// kernel's: the kernel forgets the address at unregistration.
     pub observed_area: u64,
 }
@@ -706,6 +706,9 @@ pub trait Model {
 pub struct Machine<V: KernelVersion> {
     cfg: Config,
     exec_entry_ip: u64,
+    /// The layout's struct rseq: what a task observes before it registers
+    /// one, and again after an execve (Task::observed_area).
+    layout_area: u64,
     area_len: u64,
     tasks: Vec<(Task, V::TaskState)>,
     mms: Vec<UserMem>,
@@ -745,6 +748,7 @@ impl<V: KernelVersion> Machine<V> {
         Machine {
             cfg,
             exec_entry_ip: setup.exec_entry_ip & word,
+            layout_area: setup.area,
             area_len: setup.area_len,
             tasks: vec![(task, V::TaskState::default())],
             mms: vec![setup.mem],
@@ -944,11 +948,15 @@ impl<V: KernelVersion> Machine<V> {
             Syscall::Execve { ok } => {
                 self.with_task(cur, |k| V::execve(k, ok));
                 if ok {
-                    let entry = self.exec_entry_ip;
+                    let (entry, layout_area) = (self.exec_entry_ip, self.layout_area);
                     let t = self.cur_mut();
                     t.ip = entry;
                     t.handlers = 0;
                     t.frames.clear();
+                    // The new image has registered nothing: observe the
+                    // layout's area, not the old image's last registration
+                    // (which releases may disagree on, e.g. an area at 0).
+                    t.observed_area = layout_area;
                     0
                 } else {
                     -abi::errno::EFAULT

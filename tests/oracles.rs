@@ -454,6 +454,25 @@ fn contract_judges_the_unregistration_of_an_area_registered_off_the_layout() {
 }
 
 #[test]
+fn an_execve_observes_the_layout_area_again() {
+    // Regression (embedded engine on differential, from an empty corpus):
+    // the program registered an area, exec'd, registered one at address 0
+    // and exec'd again. v6.18 never counts an area at 0 as registered, so
+    // its last registered area was the first one; the rework's was 0. After
+    // the exec each run observed its own "last area", and the two differed.
+    // A new image has registered nothing: every run observes the layout's
+    // area again, which nothing wrote since the first return.
+    let text = include_str!("scenarios/area_at_null_then_execve.json");
+    let (_, report) = check_clean(text);
+    for run in &report.runs {
+        let first = run.observations.first().expect("observations");
+        let last = run.observations.last().expect("observations");
+        assert_eq!(last.registration, None, "{}", run.name());
+        assert_eq!(last.area, first.area, "{}", run.name());
+    }
+}
+
+#[test]
 fn security_fires_on_a_write_after_unregistration() {
     // Unregistered, then preempted: the flawed double still writes IDs to
     // the area it forgot, memory user space may have reused.
