@@ -225,8 +225,9 @@ pub struct Task {
     pub in_syscall: Option<Syscall>,
     /// The struct rseq an observation reads: the area the task has
     /// registered, or had last (an unregistration writes it too), or the
-    /// layout's before any registration and after an execve. The model's bookkeeping, not the
-    /// kernel's: the kernel forgets the address at unregistration.
+    /// layout's before any registration and after an execve. The model's
+    /// bookkeeping, not the kernel's: the kernel forgets the address at
+    /// unregistration.
     pub observed_area: u64,
 }
 
@@ -275,8 +276,8 @@ pub struct Observation {
     /// The task's CPU and concurrency id: what the ID fields must say.
     pub cpu: u32,
     pub mm_cid: u32,
-    /// The bytes of the struct rseq area the task has registered (the
-    /// layout's area before any registration), or None if any is unmapped.
+    /// The bytes of the struct rseq at [`Task::observed_area`] (the area
+    /// the task registered, or last had), or None if any is unmapped.
     pub area: Option<Vec<u8>>,
     pub syscall_ret: Option<i64>,
     /// Kills rseq code forced since the last observation.
