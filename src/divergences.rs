@@ -1061,7 +1061,27 @@ pub static REGISTRY: &[KnownDivergence] = &[
         to: "v7.1",
         category: Category::AbiViolatingProgram,
         justification: "82f572449cfe \"Implement read only ABI enforcement for optimized RSEQ V2 mode\": rseq_set_ids_get_csaddr() validates cpu_id_start, cpu_id, node_id and mm_cid against the cached values before every ID write and kills through the slow path (spec §6 rows 11, 29)",
-        applies: |c| c.clobbered_ids() && Ctx::killed(c.new_obs()) != Ctx::killed(c.old_obs()),
+        // Not "killed in one run only": the older run may have been killed
+        // too, or caught a forced SIGSEGV in a handler, for another reason
+        // (here a signature mismatch), while V2's check kills once more.
+        applies: |c| {
+            // v7.1's check, and v7.0's debug-only one: if the older run
+            // checked and failed too, this entry does not explain the pair.
+            const RO_CHECK_FAILED: [&str; 8] = [
+                "rseq_set_ids_get_csaddr/cpu_id_start_mismatch",
+                "rseq_set_ids_get_csaddr/cpu_id_mismatch",
+                "rseq_set_ids_get_csaddr/node_id_mismatch",
+                "rseq_set_ids_get_csaddr/mm_cid_mismatch",
+                "rseq_debug_validate_ids/cpu_id_start_mismatch",
+                "rseq_debug_validate_ids/cpu_id_mismatch",
+                "rseq_debug_validate_ids/node_id_mismatch",
+                "rseq_debug_validate_ids/mm_cid_mismatch",
+            ];
+            let ro_check_failed = |o: Option<&Observation>| {
+                o.is_some_and(|o| o.decisions.iter().any(|d| RO_CHECK_FAILED.contains(d)))
+            };
+            c.clobbered_ids() && ro_check_failed(c.new_obs()) && !ro_check_failed(c.old_obs())
+        },
     },
 ];
 
