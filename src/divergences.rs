@@ -13,6 +13,7 @@ use crate::abi::{errno, Arch};
 use crate::kernel::{Event, Fate, Observation, Syscall};
 use crate::mem::AccessKind;
 use crate::oracles::abi::overlaps;
+use crate::oracles::differential::CarriedBytes;
 use crate::oracles::{Finding, ObsDiff};
 use crate::runner::{Run, Window};
 use crate::scenario::Lowered;
@@ -50,7 +51,7 @@ pub struct KnownDivergence {
 }
 
 /// Where a candidate came from, as indices into the report's runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Candidate {
     Single {
         run: usize,
@@ -65,6 +66,9 @@ pub enum Candidate {
         old: usize,
         new: usize,
         obs: usize,
+        /// Area bytes an earlier, explained return of this pair left
+        /// different; not part of this candidate's difference.
+        carried: CarriedBytes,
     },
 }
 
@@ -79,25 +83,35 @@ impl Candidate {
             obs,
         }
     }
-    pub fn pair(old: usize, new: usize, obs: usize) -> Self {
-        Candidate::Pair { old, new, obs }
+    pub fn pair(old: usize, new: usize, obs: usize, carried: CarriedBytes) -> Self {
+        Candidate::Pair {
+            old,
+            new,
+            obs,
+            carried,
+        }
     }
 
     pub fn bind<'a>(
-        &self,
+        &'a self,
         runs: &'a [Run],
         references: &'a [Run],
         lowered: &'a Lowered,
         finding: &'a Finding,
     ) -> Ctx<'a> {
-        let (old, new, obs) = match *self {
-            Candidate::Single { run, obs } => (None, &runs[run], obs),
+        let (old, new, obs, carried) = match self {
+            Candidate::Single { run, obs } => (None, &runs[*run], *obs, None),
             Candidate::Reference {
                 run,
                 reference,
                 obs,
-            } => (references.get(reference), &runs[run], obs),
-            Candidate::Pair { old, new, obs } => (Some(&runs[old]), &runs[new], obs),
+            } => (references.get(*reference), &runs[*run], *obs, None),
+            Candidate::Pair {
+                old,
+                new,
+                obs,
+                carried,
+            } => (Some(&runs[*old]), &runs[*new], *obs, Some(carried)),
         };
         Ctx {
             finding,
@@ -105,6 +119,7 @@ impl Candidate {
             new,
             obs,
             lowered,
+            carried,
         }
     }
 }
@@ -118,6 +133,9 @@ pub struct Ctx<'a> {
     /// The observation index the candidate is about.
     pub obs: usize,
     pub lowered: &'a Lowered,
+    /// Differential candidates: area bytes that an earlier return's
+    /// explained divergence left different, which [`Ctx::diff`] leaves out.
+    pub carried: Option<&'a CarriedBytes>,
 }
 
 const IDS: [Range<usize>; 2] = [0..8, 20..28];
@@ -161,9 +179,16 @@ impl<'a> Ctx<'a> {
     pub fn window(&self) -> Option<&'a Window> {
         self.new.windows.get(self.obs)
     }
+    /// What differs at this return, not counting carried bytes.
     pub fn diff(&self) -> ObsDiff {
         match (self.old_obs(), self.new_obs()) {
-            (Some(a), Some(b)) => ObsDiff::between(a, b),
+            (Some(a), Some(b)) => {
+                let mut d = ObsDiff::between(a, b);
+                if let Some(c) = self.carried {
+                    d.area.retain(|&i| !c.masks(a, b, i));
+                }
+                d
+            }
             _ => ObsDiff {
                 fate: true,
                 ..ObsDiff::default()
@@ -355,12 +380,7 @@ impl<'a> Ctx<'a> {
     }
     /// The two runs' areas differ in the bytes `r` at this return.
     pub fn areas_differ_in(&self, r: Range<usize>) -> bool {
-        let bytes = |o: Option<&Observation>| {
-            o.and_then(|o| o.area.as_ref())
-                .and_then(|a| a.get(r.clone()))
-                .map(<[u8]>::to_vec)
-        };
-        bytes(self.old_obs()) != bytes(self.new_obs())
+        self.diff().area.iter().any(|o| r.contains(o))
     }
     /// A rt_sigreturn ran in this window.
     pub fn sigreturn_in_window(&self) -> bool {

@@ -279,6 +279,8 @@ pub struct Observation {
     /// The bytes of the struct rseq at [`Task::observed_area`] (the area
     /// the task registered, or last had), or None if any is unmapped.
     pub area: Option<Vec<u8>>,
+    /// Where `area` was read: [`Task::observed_area`] at this return.
+    pub area_addr: u64,
     pub syscall_ret: Option<i64>,
     /// Kills rseq code forced since the last observation.
     pub kills: Vec<KillPath>,
@@ -891,6 +893,7 @@ impl<V: KernelVersion> Machine<V> {
             cpu: task.cpu,
             mm_cid: task.mm_cid,
             area,
+            area_addr: task.observed_area,
             syscall_ret: task.syscall_ret,
             kills,
             sigsegv_handled,

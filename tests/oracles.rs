@@ -1587,3 +1587,147 @@ fn each_oracle_fails_with_its_own_message() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// The differential oracle past a registered divergence.
+
+/// Two identical v6.19 runs of the conforming program, for the tests to
+/// edit into the runs of two releases.
+fn twin_runs() -> (rseq_fuzz::runner::Run, rseq_fuzz::runner::Run) {
+    let s = conforming_preempted_in_cs();
+    let lowered = s.lower();
+    let v = versions::find("v6.19").expect("v6.19");
+    let run = || rseq_fuzz::runner::run(v, x86(), &lowered, false);
+    (run(), run())
+}
+
+/// Set byte `off` of the new run's area to `value` at every return, as a
+/// release that writes a field the older one leaves alone would (v7.0's
+/// rseq.flags at registration).
+fn set_area_byte_everywhere(r: &mut rseq_fuzz::runner::Run, off: usize, value: u8) {
+    for o in &mut r.observations {
+        o.area.as_mut().expect("area readable")[off] = value;
+    }
+}
+
+#[test]
+fn differential_compares_on_past_area_bytes_a_registered_divergence_left_different() {
+    use rseq_fuzz::oracles::differential::{carry_past, compare, compare_from};
+    let (old, mut new) = twin_runs();
+    assert!(old.observations.len() >= 4, "{:?}", old.observations.len());
+    set_area_byte_everywhere(&mut new, rseq::FLAGS as usize, 0x30);
+    let (first, k) = compare(&old, &new).expect("return 0 differs");
+    assert_eq!(k, 0);
+    assert!(
+        first.message.ends_with("struct rseq bytes [16]"),
+        "{}",
+        first.message
+    );
+    let carried = carry_past(&old, &new, 0).expect("a difference in area bytes alone is carried");
+    // Nothing else differs: the pair is done.
+    assert!(compare_from(&old, &new, 1, &carried).is_none());
+
+    // A later difference of another kind is judged, without the carried byte.
+    new.observations[2].ip ^= 4;
+    let (later, k) = compare_from(&old, &new, 1, &carried).expect("return 2 differs");
+    assert_eq!(k, 2);
+    assert!(
+        later.message.starts_with("return 2 differs in ip ("),
+        "{}",
+        later.message
+    );
+    assert!(
+        later
+            .message
+            .contains("left struct rseq bytes [16] different"),
+        "{}",
+        later.message
+    );
+    new.observations[2].ip ^= 4;
+
+    // So is the carried byte once it changes in one run.
+    new.observations[1].area.as_mut().expect("area")[rseq::FLAGS as usize] = 0x31;
+    let (changed, k) = compare_from(&old, &new, 1, &carried).expect("return 1 differs");
+    assert_eq!(k, 1);
+    assert!(
+        changed
+            .message
+            .contains("differs in struct rseq bytes [16]"),
+        "{}",
+        changed.message
+    );
+
+    // A difference in more than area bytes is not carried.
+    let (old, mut new) = twin_runs();
+    new.observations[0].ip ^= 4;
+    assert!(carry_past(&old, &new, 0).is_none());
+}
+
+#[test]
+fn differential_stops_where_a_kernel_reads_a_byte_left_different() {
+    use rseq_fuzz::mem::AccessKind;
+    use rseq_fuzz::oracles::differential::{carry_past, compare_from};
+    use rseq_fuzz::trace::TraceEvent;
+    let (old, mut new) = twin_runs();
+    // rseq_cs's low byte: the exit after the preemption (return 1) reads it.
+    let off = rseq::RSEQ_CS as usize;
+    let area = old.observations[1].area_addr;
+    let window =
+        &old.trace.events[old.observations[1].trace_range.0..old.observations[1].trace_range.1];
+    assert!(
+        window.iter().any(|e| matches!(e,
+            TraceEvent::Access { kind: AccessKind::Read, addr, .. } if *addr == area + off as u64)),
+        "the premise: return 1's window reads rseq_cs"
+    );
+    let value = old.observations[0].area.as_ref().expect("area")[off] ^ 0x40;
+    for o in &mut new.observations[..1] {
+        o.area.as_mut().expect("area")[off] = value;
+    }
+    let carried = carry_past(&old, &new, 0).expect("carried");
+    // What follows the read may be the difference's consequence, which no
+    // registry entry describes: the pair ends there, even with an IP change.
+    new.observations[2].ip ^= 4;
+    assert!(compare_from(&old, &new, 1, &carried).is_none());
+    // Where the carried byte is one no kernel reads, the same change is found.
+    let (old, mut new) = twin_runs();
+    set_area_byte_everywhere(&mut new, rseq::FLAGS as usize, 0x30);
+    let carried = carry_past(&old, &new, 0).expect("carried");
+    new.observations[2].ip ^= 4;
+    assert!(compare_from(&old, &new, 1, &carried).is_some());
+}
+
+#[test]
+fn a_registered_divergence_no_longer_hides_later_returns() {
+    // Register, then unregister. v7.1's legacy mode does not write the
+    // slice bits of rseq.flags that v7.0's slice build writes at
+    // registration (v2-legacy-mode-no-slice-bits, return 0). The
+    // unregistration's return used to go unexamined in the slice builds,
+    // while the builds without the slice extension, which have no return-0
+    // difference, showed v2-cpu-id-start-zero-on-unregister there.
+    let json = include_str!("../docs/examples/07-register-then-unregister.json");
+    let (_, report) = check_clean(json);
+    for build in ["slice", "slice-off", "slice+debug", "slice-off+debug"] {
+        let new = format!("v7.1/x86_64+ge+gie+tifb+{build}");
+        let of_pair: Vec<_> = report
+            .explained
+            .iter()
+            .filter(|f| f.oracle == "differential" && f.runs[1] == new)
+            .collect();
+        let ids: Vec<_> = of_pair.iter().map(|f| f.explained_by).collect();
+        assert_eq!(
+            ids,
+            [
+                Some("v2-legacy-mode-no-slice-bits"),
+                Some("v2-cpu-id-start-zero-on-unregister")
+            ],
+            "{new}: {of_pair:#?}"
+        );
+        assert!(
+            of_pair[1]
+                .message
+                .starts_with("return 2 differs in struct rseq bytes [0, 1, 2, 3] (after"),
+            "{}",
+            of_pair[1].message
+        );
+    }
+}

@@ -3,10 +3,17 @@
 //! architecture, entry code and debug setting): every kernel change is then
 //! judged against the release it changed, which is how the divergence
 //! registry records them (one entry per change, with its commit).
+//!
+//! The comparison goes return by return. A difference the registry explains
+//! used to end it, and a divergence at registration (v7.0 writes rseq.flags,
+//! v6.19 does not) then hid every later return of the pair. Now, where only
+//! area bytes differ, the comparison carries those bytes past the explained
+//! return ([`CarriedBytes`]) and goes on, until a kernel reads one of them.
 
 use super::{Finding, ObsDiff};
 use crate::config::Config;
 use crate::kernel::Observation;
+use crate::mem::AccessKind;
 use crate::runner::Run;
 use crate::trace::{function_of, TraceEvent};
 use crate::versions::VERSIONS;
@@ -146,28 +153,114 @@ pub fn first_divergence(
     })
 }
 
+/// Area bytes in which two runs differed at a return whose difference the
+/// registry explained, carried forward so that the comparison can go on past
+/// it. A registered divergence often leaves a byte different for good (v7.0
+/// writes rseq.flags at registration, v6.19 does not); comparing later
+/// returns must not report that byte again, but must judge everything else.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CarriedBytes {
+    /// Where both runs' areas were read.
+    area_addr: u64,
+    /// (offset in the area, old run's value, new run's value).
+    bytes: Vec<(usize, u8, u8)>,
+}
+
+impl CarriedBytes {
+    /// Whether offset `i` of the area differs at this return only because
+    /// it still holds what it held at the explained return, in both runs.
+    pub(crate) fn masks(&self, a: &Observation, b: &Observation, i: usize) -> bool {
+        let (Some(x), Some(y)) = (&a.area, &b.area) else {
+            return false;
+        };
+        self.bytes
+            .iter()
+            .any(|&(o, va, vb)| o == i && x.get(i) == Some(&va) && y.get(i) == Some(&vb))
+    }
+
+    /// Whether the kernel read any carried byte in this run's window of
+    /// return `k`: from there on the run may act on the difference, and
+    /// what follows is its consequence, which the registry entry that
+    /// explained it does not describe.
+    fn read_in_window(&self, run: &Run, k: usize) -> bool {
+        let Some(o) = run.observations.get(k) else {
+            return false;
+        };
+        let window = run
+            .trace
+            .events
+            .get(o.trace_range.0..o.trace_range.1)
+            .unwrap_or(&[]);
+        window.iter().any(|e| match e {
+            TraceEvent::Access {
+                kind: AccessKind::Read,
+                addr,
+                width,
+                ..
+            } => self.bytes.iter().any(|&(off, _, _)| {
+                let byte = u128::from(self.area_addr) + off as u128;
+                let start = u128::from(*addr);
+                start <= byte && byte < start + u128::from(*width)
+            }),
+            _ => false,
+        })
+    }
+}
+
 /// The first return to user mode where the two runs differ.
 pub fn compare(old: &Run, new: &Run) -> Option<(Finding, usize)> {
+    compare_from(old, new, 0, &CarriedBytes::default())
+}
+
+/// The first return at or after `from` where the two runs differ, not
+/// counting `carried` bytes. None also when the comparison cannot go on:
+/// past a return whose area is read elsewhere, or once a kernel has read a
+/// carried byte.
+pub fn compare_from(
+    old: &Run,
+    new: &Run,
+    from: usize,
+    carried: &CarriedBytes,
+) -> Option<(Finding, usize)> {
     let n = old.observations.len().max(new.observations.len());
-    for k in 0..n {
+    for k in from..n {
         let (a, b) = (old.observations.get(k), new.observations.get(k));
-        let diff = match (a, b) {
+        let mut diff = match (a, b) {
             (Some(a), Some(b)) => ObsDiff::between(a, b),
             _ => ObsDiff {
                 fate: true,
                 ..ObsDiff::default()
             },
         };
+        if !carried.bytes.is_empty() {
+            let (Some(a), Some(b)) = (a, b) else {
+                return None;
+            };
+            if a.area_addr != carried.area_addr
+                || b.area_addr != carried.area_addr
+                || carried.read_in_window(old, k)
+                || carried.read_in_window(new, k)
+            {
+                return None;
+            }
+            diff.area.retain(|&i| !carried.masks(a, b, i));
+        }
         if diff.is_empty() {
             continue;
         }
         let step = b.or(a).map_or(0, |o| o.step);
+        let after = if carried.bytes.is_empty() {
+            String::new()
+        } else {
+            let offsets: Vec<usize> = carried.bytes.iter().map(|b| b.0).collect();
+            format!(" (after a registered divergence that left struct rseq bytes {offsets:?} different)")
+        };
         return Some((
             Finding {
                 oracle: "differential",
                 runs: vec![old.name(), new.name()],
                 step,
-                message: format!("return {k} differs in {}", diff.describe()),
+                message: format!("return {k} differs in {}{after}", diff.describe()),
                 // Filled in by oracles::check once the registry has had its say.
                 first_divergence: None,
                 explained_by: None,
@@ -176,4 +269,34 @@ pub fn compare(old: &Run, new: &Run) -> Option<(Finding, usize)> {
         ));
     }
     None
+}
+
+/// After the registry explained the difference at return `k`: the bytes to
+/// carry past it, or None to stop comparing the pair. Only a difference in
+/// area bytes alone is carried; a different fate, IP, syscall return or
+/// kill changes what every later step does, so the comparison ends there as
+/// before.
+pub fn carry_past(old: &Run, new: &Run, k: usize) -> Option<CarriedBytes> {
+    let (a, b) = (old.observations.get(k)?, new.observations.get(k)?);
+    let (Some(x), Some(y)) = (&a.area, &b.area) else {
+        return None;
+    };
+    let diff = ObsDiff::between(a, b);
+    let nothing_but_area = ObsDiff {
+        area: Vec::new(),
+        ..diff.clone()
+    }
+    .is_empty();
+    if a.area_addr != b.area_addr || diff.area.is_empty() || !nothing_but_area {
+        return None;
+    }
+    let bytes = diff
+        .area
+        .iter()
+        .map(|&i| Some((i, *x.get(i)?, *y.get(i)?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(CarriedBytes {
+        area_addr: a.area_addr,
+        bytes,
+    })
 }

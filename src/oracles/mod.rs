@@ -259,17 +259,10 @@ pub fn check_runs(
             references.push(reference);
         }
     }
-    if opts.differential {
-        for (old, new) in differential::pairs(&runs) {
-            if let Some((f, idx)) = differential::compare(&runs[old], &runs[new]) {
-                candidates.push((f, Candidate::pair(old, new, idx)));
-            }
-        }
-    }
-    let mut findings = Vec::new();
-    let mut explained = Vec::new();
-    for (mut f, cand) in candidates {
-        let ctx = cand.bind(&runs, &references, &lowered, &f);
+    // Ask the registry about a candidate: fill in what explains it, and
+    // where the runs part when nothing does (or when asked to).
+    let judge = |f: &mut Finding, cand: &Candidate| {
+        let ctx = cand.bind(&runs, &references, &lowered, f);
         let explained_by = divergences::explain(&ctx);
         let first = if explained_by.is_none() || opts.strict || opts.describe_explained {
             ctx.first_divergence()
@@ -278,11 +271,33 @@ pub fn check_runs(
         };
         f.explained_by = explained_by;
         f.first_divergence = first;
-        match (f.explained_by, opts.strict) {
-            (Some(_), false) => explained.push(f),
-            _ => findings.push(f),
+    };
+    let mut judged: Vec<Finding> = Vec::new();
+    for (mut f, cand) in candidates {
+        judge(&mut f, &cand);
+        judged.push(f);
+    }
+    if opts.differential {
+        for (old, new) in differential::pairs(&runs) {
+            // Past a difference the registry explains, compare on, carrying
+            // the area bytes it left different (differential::carry_past).
+            let (mut from, mut carried) = (0, differential::CarriedBytes::default());
+            while let Some((mut f, idx)) =
+                differential::compare_from(&runs[old], &runs[new], from, &carried)
+            {
+                judge(&mut f, &Candidate::pair(old, new, idx, carried));
+                let explained = f.explained_by.is_some();
+                judged.push(f);
+                match differential::carry_past(&runs[old], &runs[new], idx) {
+                    Some(c) if explained && !opts.strict => (from, carried) = (idx + 1, c),
+                    _ => break,
+                }
+            }
         }
     }
+    let (explained, findings): (Vec<Finding>, Vec<Finding>) = judged
+        .into_iter()
+        .partition(|f| f.explained_by.is_some() && !opts.strict);
     Ok(Report {
         lowered,
         runs,
