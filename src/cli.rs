@@ -96,7 +96,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write the seed corpora (corpus/<target>/) from the named seed scenarios.
+    /// Write the seed corpora (corpus/TARGET/) from the named seed scenarios.
     Seed {
         #[arg(long, default_value = "corpus")]
         out: PathBuf,

@@ -1,7 +1,7 @@
 //! Named, meaningful seed scenarios: one per row of the spec's §6 divergence
 //! table and per kernel path the models have, so that the seed corpora reach
 //! every decision point of every version before any fuzzing. `rseq-fuzz
-//! seed` writes them as corpus/<target>/<name>.
+//! seed` writes them as `corpus/<target>/<name>`.
 
 use crate::abi::sig;
 use crate::abi::Arch;

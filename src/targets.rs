@@ -1,7 +1,7 @@
 //! The fuzz targets. Each is a way to read a byte string as a scenario plus
 //! the oracles it checks; the per-engine files (fuzz/, fuzz-afl/, fuzz-hfuzz/)
 //! only call [`Target::run`]. A target panics only on an oracle failure, with
-//! a message that starts "oracle <name> failed:".
+//! a message that starts "oracle NAME failed:".
 
 use crate::abi::{self, sig};
 use crate::mem::PageState;

@@ -5,7 +5,7 @@
 //! Why libFuzzer: it is a well-kept engine (mutators, dictionaries, corpus
 //! reload between workers, minimization, crash files) that reads our
 //! decision-coverage map as feedback through its extra-counters section; see
-//! [`driver`] and docs/fuzzing.md for the alternatives that were measured.
+//! the `driver` module and docs/fuzzing.md for the alternatives that were measured.
 //!
 //! libFuzzer ends its process when a run is over, so this module is two
 //! programs: the parent (this file) plans the run, starts one worker process
@@ -46,13 +46,13 @@ pub struct FuzzArgs {
     /// Worker processes at once (one core each).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
-    /// Seed corpus root: DIR/<target>/ is read, never written.
+    /// Seed corpus root: DIR/TARGET/ is read, never written.
     #[arg(long, default_value = "corpus")]
     pub corpus: PathBuf,
-    /// Working directory: DIR/<target>/corpus grows; worker logs.
+    /// Working directory: DIR/TARGET/corpus grows; worker logs.
     #[arg(long, default_value = "target/rseq-fuzz")]
     pub work: PathBuf,
-    /// Where findings are saved, as DIR/<target>/crash-<sha1>.
+    /// Where findings are saved, as DIR/TARGET/crash-SHA1.
     #[arg(long, default_value = "findings")]
     pub findings: PathBuf,
     /// Print the summary as JSON on stdout.
