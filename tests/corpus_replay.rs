@@ -66,3 +66,32 @@ fn corpus_holds_only_targets_and_the_dictionary() {
         }
     }
 }
+
+/// corpus/ is what `rseq-fuzz seed` writes, file for file. A seed is a
+/// scenario encoded in its target's binary form, and some forms name a run
+/// by its index among the architecture's runs: a new configuration shifts
+/// them, and a committed file would then silently test another run than
+/// the one its name promises. Run `rseq-fuzz seed` after such a change.
+#[test]
+fn committed_corpus_is_what_rseq_fuzz_seed_writes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    for t in TARGETS {
+        let seeds = rseq_fuzz::seeds::for_target(t.name);
+        let mut committed: Vec<String> = std::fs::read_dir(root.join(t.name))
+            .expect("corpus dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        committed.sort();
+        let mut names: Vec<String> = seeds.iter().map(|(n, _)| n.to_string()).collect();
+        names.sort();
+        assert_eq!(committed, names, "corpus/{}: files vs seeds", t.name);
+        for (name, bytes) in &seeds {
+            let file = std::fs::read(root.join(t.name).join(name)).expect("seed file");
+            assert!(
+                file == *bytes,
+                "corpus/{}/{name} differs from its seed: run `rseq-fuzz seed`",
+                t.name
+            );
+        }
+    }
+}
