@@ -10,9 +10,17 @@ use std::fmt;
 pub struct Config {
     pub arch: Arch,
     /// Legacy: CONFIG_DEBUG_RSEQ. Rework: the `rseq_debug_enabled` static key
-    /// (on non-GE arches CONFIG_DEBUG_RSEQ also compiles in `rseq_syscall()`,
-    /// which the models key on the same flag).
+    /// (boot `rseq_debug=`, debugfs; its default is
+    /// CONFIG_RSEQ_DEBUG_DEFAULT_ENABLE, which CONFIG_DEBUG_RSEQ selects).
     pub debug: bool,
+    /// CONFIG_DEBUG_RSEQ in the rework on architectures without generic
+    /// entry (arm64, arm32): it compiles in `rseq_syscall()`, the
+    /// syscall-return check, which runs whatever the key says. Equal to
+    /// `debug` unless a boot parameter set the key against the config
+    /// (names `+debugcfg`: the config without the key; `+debugkey`: the key
+    /// without the config). The legacy model and GE kernels ignore it.
+    #[serde(default)]
+    pub debug_rseq: bool,
     /// CONFIG_GENERIC_ENTRY.
     pub generic_entry: bool,
     /// CONFIG_GENERIC_IRQ_ENTRY.
@@ -41,12 +49,20 @@ impl Config {
         Config {
             arch,
             debug,
+            debug_rseq: debug,
             generic_entry: ge,
             generic_irq_entry: gie,
             generic_tif_bits: tifb,
             slice_extension: false,
             slice_key: false,
         }
+    }
+
+    /// Same build with the rseq_debug key set by a boot parameter, whatever
+    /// CONFIG_DEBUG_RSEQ chose as its default.
+    pub fn with_debug_key(mut self, key: bool) -> Config {
+        self.debug = key;
+        self
     }
 
     /// Same configuration with the time-slice extension built in and its key set.
@@ -60,7 +76,8 @@ impl Config {
         self.arch.task_size()
     }
 
-    /// A stable, parseable name: `arch[+ge][+gie][+tifb][+slice[-off]][+debug]`.
+    /// A stable, parseable name:
+    /// `arch[+ge][+gie][+tifb][+slice[-off]][+debug|+debugcfg|+debugkey]`.
     pub fn name(&self) -> String {
         self.to_string()
     }
@@ -77,6 +94,7 @@ impl Config {
         let mut c = Config {
             arch,
             debug: false,
+            debug_rseq: false,
             generic_entry: false,
             generic_irq_entry: false,
             generic_tif_bits: false,
@@ -93,7 +111,9 @@ impl Config {
                     c.slice_key = true
                 }
                 "slice-off" => c.slice_extension = true,
-                "debug" => c.debug = true,
+                "debug" => (c.debug, c.debug_rseq) = (true, true),
+                "debugcfg" => c.debug_rseq = true,
+                "debugkey" => c.debug = true,
                 other => return Err(format!("unknown config part '{other}' in '{s}'")),
             }
         }
@@ -124,8 +144,11 @@ impl fmt::Display for Config {
                 }
             )?;
         }
-        if self.debug {
-            write!(f, "+debug")?;
+        match (self.debug, self.debug_rseq) {
+            (true, true) => write!(f, "+debug")?,
+            (false, true) => write!(f, "+debugcfg")?,
+            (true, false) => write!(f, "+debugkey")?,
+            (false, false) => {}
         }
         Ok(())
     }
@@ -140,8 +163,12 @@ mod tests {
         for arch in Arch::ALL {
             for debug in [false, true] {
                 for (cfgd, key) in [(false, false), (true, false), (true, true)] {
-                    let c = Config::native(arch, debug).with_slice(cfgd, key);
-                    assert_eq!(Config::parse(&c.name()), Ok(c), "{c}");
+                    for debug_key in [false, true] {
+                        let c = Config::native(arch, debug)
+                            .with_slice(cfgd, key)
+                            .with_debug_key(debug_key);
+                        assert_eq!(Config::parse(&c.name()), Ok(c), "{c}");
+                    }
                 }
             }
         }

@@ -988,17 +988,23 @@ fn arm32_runs_the_debug_syscall_check_after_an_exception_only() {
     // Inside a valid section, an exception and then an interrupt, each
     // without preemption: only arm32 with the debug check acts, only on
     // the exception's return (ret_to_user, not ret_to_user_from_irq), and
-    // legacy kills where the rework aborts.
+    // legacy kills where the rework aborts. The check is CONFIG_DEBUG_RSEQ's
+    // rseq_syscall(): a rework kernel with the rseq_debug key off has it
+    // (+debugcfg), one with only the key does not (+debugkey).
     let text = include_str!("scenarios/arm32_exception_inside_a_section.json");
     let mut s = Scenario::from_json(text).expect("scenario");
     let lowered = s.lower();
     let abort = lowered.layout.abort_ip;
     let inside = lowered.layout.cs_start + 16;
     let report = oracles::check(&s, &Options::default()).expect("check");
+    let names: Vec<String> = report.runs.iter().map(|r| r.name()).collect();
+    for n in ["v7.1/arm32+debugcfg", "v7.1/arm32+debugkey"] {
+        assert!(names.iter().any(|x| x == n), "{n} not in {names:?}");
+    }
     for run in &report.runs {
         // Returns: 0 registration, 1 after the exception, 2 after the interrupt.
         let after = |k: usize| &run.observations[k];
-        let debug = run.config.debug;
+        let debug = run.config.debug_rseq;
         if debug && run.version == "v6.18" {
             assert!(
                 after(1).fate != rseq_fuzz::kernel::Fate::Running,

@@ -841,7 +841,7 @@ fn every_decision_point_is_reached_and_asserted() {
 #[test]
 fn configs_are_the_issue_set() {
     let names: Vec<String> = (v().configs)().iter().map(|c| c.name()).collect();
-    assert_eq!(names.len(), 16);
+    assert_eq!(names.len(), 20);
     for n in [
         "x86_64+ge+gie+tifb+slice",
         "x86_64+ge+gie+tifb+slice-off",
@@ -853,6 +853,8 @@ fn configs_are_the_issue_set() {
         "arm32",
         "x86_64+ge+gie+tifb+slice+debug",
         "arm32+debug",
+        "arm64+gie+debugcfg",
+        "arm32+debugkey",
     ] {
         assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
     }

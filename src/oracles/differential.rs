@@ -30,6 +30,7 @@ fn version_rank(name: &str) -> usize {
 fn same_build(a: &Config, b: &Config) -> bool {
     a.arch == b.arch
         && a.debug == b.debug
+        && a.debug_rseq == b.debug_rseq
         && a.generic_entry == b.generic_entry
         && a.generic_irq_entry == b.generic_irq_entry
         && a.generic_tif_bits == b.generic_tif_bits

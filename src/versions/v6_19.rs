@@ -259,9 +259,20 @@ fn tifb(k: &K<'_>) -> bool {
     k.cfg.generic_tif_bits
 }
 
-/// `static_branch_unlikely(&rseq_debug_enabled)` (and CONFIG_DEBUG_RSEQ on non-GE).
+/// `static_branch_unlikely(&rseq_debug_enabled)`.
 fn debug(k: &K<'_>) -> bool {
     k.cfg.debug
+}
+
+/// Whether the syscall-return check is there: on GE kernels
+/// rseq_debug_syscall_return() tests the debug key; elsewhere
+/// CONFIG_DEBUG_RSEQ compiles in rseq_syscall(), which does not test it.
+fn syscall_return_check(k: &K<'_>) -> bool {
+    if ge(k) {
+        debug(k)
+    } else {
+        k.cfg.debug_rseq
+    }
 }
 
 /// A C cast to `unsigned long`: truncation on 32-bit kernels.
@@ -903,11 +914,11 @@ fn __rseq_debug_syscall_return(k: &mut K<'_>) {
     k.force_sig_segv();
 }
 
-/// kernel/rseq.c rseq_syscall() (CONFIG_DEBUG_RSEQ, non-GE arches) and
-/// include/linux/rseq_entry.h rseq_debug_syscall_return() (GE, debug key):
-/// both lead to __rseq_debug_syscall_return() when debug is on.
+/// kernel/rseq.c rseq_syscall() (CONFIG_DEBUG_RSEQ, non-GE arches, whatever
+/// the key says) and include/linux/rseq_entry.h rseq_debug_syscall_return()
+/// (GE, debug key): both lead to __rseq_debug_syscall_return().
 fn rseq_syscall(k: &mut K<'_>) {
-    if debug(k) {
+    if syscall_return_check(k) {
         __rseq_debug_syscall_return(k);
     }
 }
@@ -1245,6 +1256,7 @@ impl KernelVersion for V6_19 {
                 v.push(Config::native(arch, debug));
             }
         }
+        v.extend(debug_key_against_config());
         v
     }
 
@@ -1365,4 +1377,18 @@ impl KernelVersion for V6_19 {
             arm_ret_to_user(k);
         }
     }
+}
+
+/// The builds whose rseq_debug boot parameter contradicts CONFIG_DEBUG_RSEQ.
+/// That matters only without generic entry, where CONFIG_DEBUG_RSEQ's
+/// rseq_syscall() runs whatever the key says: the syscall-return check
+/// without the exit path's debug checks (`+debugcfg`), and those checks
+/// without it (`+debugkey`). Shared by v7.0 and v7.1.
+pub(crate) fn debug_key_against_config() -> Vec<Config> {
+    let mut v = Vec::new();
+    for arch in [Arch::Arm64, Arch::Arm32] {
+        v.push(Config::native(arch, true).with_debug_key(false));
+        v.push(Config::native(arch, false).with_debug_key(true));
+    }
+    v
 }

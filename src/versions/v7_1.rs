@@ -316,10 +316,20 @@ fn rseq_slice_extension_enabled(cfg: &Config) -> bool {
     slice_configured(cfg) && cfg.slice_key
 }
 
-/// `static_branch_unlikely(&rseq_debug_enabled)` (and CONFIG_DEBUG_RSEQ
-/// for `rseq_syscall()` on non-GE architectures).
+/// `static_branch_unlikely(&rseq_debug_enabled)`.
 fn debug(k: &Kctx<'_, V7_1>) -> bool {
     k.cfg.debug
+}
+
+/// Whether the syscall-return check is there: on GE kernels
+/// rseq_debug_syscall_return() tests the debug key; elsewhere
+/// CONFIG_DEBUG_RSEQ compiles in rseq_syscall(), which does not test it.
+fn syscall_return_check(k: &Kctx<'_, V7_1>) -> bool {
+    if k.cfg.generic_entry {
+        debug(k)
+    } else {
+        k.cfg.debug_rseq
+    }
 }
 
 fn gie(k: &Kctx<'_, V7_1>) -> bool {
@@ -1537,6 +1547,7 @@ impl KernelVersion for V7_1 {
             v.push(Config::native(Arch::Arm64, debug));
             v.push(Config::native(Arch::Arm32, debug));
         }
+        v.extend(super::v6_19::debug_key_against_config());
         v
     }
 
@@ -1623,7 +1634,7 @@ impl KernelVersion for V7_1 {
     fn syscall_exit_to_user_mode(k: &mut Kctx<'_, Self>) {
         // syscall_exit_to_user_mode_work() -> rseq_debug_syscall_return()
         // on GE; rseq_syscall() (CONFIG_DEBUG_RSEQ) on arm64 and arm32.
-        if debug(k) {
+        if syscall_return_check(k) {
             __rseq_debug_syscall_return(k);
         }
         arch_exit_work(k);
@@ -1636,7 +1647,7 @@ impl KernelVersion for V7_1 {
         // arm: ret_from_exception -> ret_to_user -> do_rseq_syscall() ->
         // rseq_syscall() (CONFIG_DEBUG_RSEQ); an interrupt's
         // ret_to_user_from_irq skips it.
-        if debug(k) && k.arm_ret_from_exception() {
+        if syscall_return_check(k) && k.arm_ret_from_exception() {
             __rseq_debug_syscall_return(k);
         }
         arch_exit_work(k);
