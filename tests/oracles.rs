@@ -1255,7 +1255,7 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 24] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 25] = [
     (
         include_str!("scenarios/arm32_exception_in_a_section_then_a_fatal_signal.json"),
         "rd-arm32-exception-return-runs-the-syscall-check",
@@ -1400,6 +1400,17 @@ const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 24] = [
          rseq_need_restart() kills on any thread-flag bit, the rework ignores \
          them; the classifier only judged flag stores made while registered \
          (embedded engine, arm32)",
+    ),
+    (
+        include_str!("scenarios/thread_flags_in_the_initial_image.json"),
+        "r-descriptor-validated-only-inside",
+        "differs in fate, ip",
+        ["v6.18/", "v6.19/"],
+        "the program's initial image held a descriptor that overlaps struct \
+         rseq, putting 0x10 in rseq.flags before the registration; legacy \
+         rseq_need_restart() kills on it. The classifier judged only flag \
+         bytes the program stored, so the contract called the program \
+         conforming and the kill a contract break (embedded engine)",
     ),
     (
         include_str!("scenarios/area_registered_over_the_descriptor.json"),

@@ -100,7 +100,7 @@ impl DescriptorProblem {
 }
 
 /// Watches one run and collects violations.
-pub struct AbiChecker {
+pub struct AbiChecker<'a> {
     task_size: u64,
     word_bits: u32,
     /// The program's own rseq_cs (what it stored last).
@@ -108,6 +108,13 @@ pub struct AbiChecker {
     /// Every byte the program has stored, by address (the last value): at
     /// registration it tells the program's thread flags from the kernel's.
     stored_bytes: std::collections::BTreeMap<u64, u8>,
+    /// The program's initial image: its bytes are the program's too until
+    /// a store or a kernel may have changed them.
+    initial: &'a crate::mem::UserMem,
+    /// (address, length) of every area a registration call named: only
+    /// there can a kernel have written (the security oracle holds it to
+    /// that).
+    named_areas: Vec<(u64, u32)>,
     pub violations: Vec<Violation>,
 }
 
@@ -130,14 +137,32 @@ pub(crate) fn overlaps(a: u64, alen: u64, b: u64, blen: u64) -> bool {
     a < b_end && b < a_end
 }
 
-impl AbiChecker {
-    pub fn new(lowered: &Lowered) -> Self {
+impl<'a> AbiChecker<'a> {
+    pub fn new(lowered: &'a Lowered) -> Self {
         AbiChecker {
             task_size: lowered.arch.task_size(),
             word_bits: lowered.arch.word_bits(),
             user_rseq_cs: 0,
             stored_bytes: std::collections::BTreeMap::new(),
+            initial: &lowered.setup.mem,
+            named_areas: Vec::new(),
             violations: Vec::new(),
+        }
+    }
+
+    /// Whether the byte at `addr` holds `value` because the program put it
+    /// there: its last store there, or its initial image where it never
+    /// stored and no kernel can have written (no registration named it).
+    fn programs_byte(&self, addr: u64, value: u8) -> bool {
+        match self.stored_bytes.get(&addr) {
+            Some(&b) => b == value,
+            None => {
+                !self
+                    .named_areas
+                    .iter()
+                    .any(|&(a, len)| overlaps(a, u64::from(len), addr, 1))
+                    && self.initial.peek_n::<1>(addr) == Some([value])
+            }
         }
     }
 
@@ -492,21 +517,25 @@ impl AbiChecker {
         // Registering an area whose thread flags the program left non-zero
         // breaks the rule as much as storing them later: legacy
         // rseq_need_restart() kills on any bit. A byte counts as the
-        // program's when it still holds what the program stored there (a
-        // v7.0 kernel writes bits 4 and 5 itself at registration).
+        // program's when it still holds what the program stored there, or
+        // what its initial image held there (a v7.0 kernel writes bits 4
+        // and 5 itself at registration).
         if flags != abi::RSEQ_FLAG_UNREGISTER && !misuse {
             let field = addr.wrapping_add(rseq::FLAGS);
             let programs = model.current_mem().peek_n::<4>(field).is_some_and(|now| {
                 (0..4u64).any(|k| {
                     let b = now[k as usize];
-                    b != 0 && self.stored_bytes.get(&field.wrapping_add(k)) == Some(&b)
+                    b != 0 && self.programs_byte(field.wrapping_add(k), b)
                 })
             });
             if programs {
                 self.flag(i, "thread-flags-nonzero", || {
-                    format!("registered at {addr:#x} over thread flags the program stored")
+                    format!("registered at {addr:#x} over thread flags the program left non-zero")
                 });
             }
+        }
+        if flags != abi::RSEQ_FLAG_UNREGISTER {
+            self.named_areas.push((addr, len));
         }
     }
 
