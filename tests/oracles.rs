@@ -1674,6 +1674,20 @@ fn differential_compares_on_past_area_bytes_a_registered_divergence_left_differe
         changed.message
     );
 
+    // A return that one run makes and the other does not is a difference
+    // in fate, carried bytes or not.
+    new.observations[1].area.as_mut().expect("area")[rseq::FLAGS as usize] = 0x30;
+    let mut old = old;
+    let last = old.observations.len() - 1;
+    old.observations.truncate(last);
+    let (missing, k) = compare_from(&old, &new, 1, &carried).expect("a return is missing");
+    assert_eq!(k, last);
+    assert!(
+        missing.message.contains("differs in fate"),
+        "{}",
+        missing.message
+    );
+
     // A difference in more than area bytes is not carried.
     let (old, mut new) = twin_runs();
     new.observations[0].ip ^= 4;
