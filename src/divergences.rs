@@ -907,13 +907,13 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "v6.19",
         to: "v7.0",
         category: Category::AbiViolatingProgram,
-        justification: "with the slice-extension key on, v7.0 rseq_exit_user_update() zeroes slice_ctrl (U+28) on every Branch A exit, where v6.19 wrote nothing. On an area the program made read-only or remapped, that write faults under pagefault_disable() and rseq_slowpath_update_usr() takes over: it kills when the area cannot be written, and otherwise rewrites every ID, restoring IDs the remap had zeroed that v6.19's Branch A left alone (spec §4.4, §6 rows 19, 25)",
+        justification: "with the slice-extension key on, v7.0 rseq_exit_user_update() zeroes slice_ctrl (U+28) on every Branch A exit, where v6.19 wrote nothing. On an area the program made read-only or remapped, that write faults under pagefault_disable() and rseq_slowpath_update_usr() takes over: it kills when the area cannot be written, and otherwise rewrites every ID (and, through rseq_set_ids_get_csaddr(), zeroes slice_ctrl), restoring IDs the program had clobbered or the remap had zeroed that v6.19's Branch A left alone (spec §4.4, §6 rows 19, 25)",
         applies: |c| {
             c.new.config.slice_key
                 && c.clobbered_ids()
                 && ((Ctx::killed(c.new_obs()) && !Ctx::killed(c.old_obs()))
                     || (Ctx::fast_path_slice_write_faulted(c.new, c.obs)
-                        && diff_only_area(c, &IDS)))
+                        && diff_only_area(c, &[IDS[0].clone(), IDS[1].clone(), SLICE_BYTES])))
         },
     },
     KnownDivergence {

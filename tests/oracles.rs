@@ -1255,7 +1255,7 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 25] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 26] = [
     (
         include_str!("scenarios/arm32_exception_in_a_section_then_a_fatal_signal.json"),
         "rd-arm32-exception-return-runs-the-syscall-check",
@@ -1400,6 +1400,18 @@ const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 25] = [
          rseq_need_restart() kills on any thread-flag bit, the rework ignores \
          them; the classifier only judged flag stores made while registered \
          (embedded engine, arm32)",
+    ),
+    (
+        include_str!("scenarios/slice_ctrl_write_faults_on_a_cow_area_after_a_fork.json"),
+        "r70-branch-a-writes-slice-ctrl",
+        "return 2 differs in struct rseq bytes [0, 4, 20, 23, 24, 25, 26, 27, 28, 29, 30, 31] (after",
+        ["v6.19/", "v7.0/"],
+        "the program clobbers struct rseq (at address 0) and forks; at the \
+         next exit v7.0's Branch A slice_ctrl write faults on the COW page \
+         and the slow path rewrites the IDs and zeroes slice_ctrl, where \
+         v6.19 wrote nothing. Hidden behind the registration's rseq.flags \
+         difference until the comparison went past it; the entry allowed \
+         ID bytes only (embedded engine)",
     ),
     (
         include_str!("scenarios/thread_flags_in_the_initial_image.json"),
