@@ -1774,3 +1774,50 @@ fn a_registered_divergence_no_longer_hides_later_returns() {
         );
     }
 }
+
+#[test]
+fn differential_pairs_only_the_same_slice_build_where_the_older_release_has_it() {
+    use rseq_fuzz::oracles::differential::pairs;
+    use rseq_fuzz::scenario::RunSelect;
+    let names = |runs: &[&str]| -> Vec<(String, String)> {
+        let s = Scenario {
+            arch: Arch::Riscv64,
+            run: RunSelect::Only(runs.iter().map(|r| r.to_string()).collect()),
+            ..Scenario::default()
+        };
+        let lowered = s.lower();
+        let runs: Vec<_> = s
+            .runs()
+            .expect("runs")
+            .into_iter()
+            .map(|(v, c)| rseq_fuzz::runner::run(v, c, &lowered, false))
+            .collect();
+        pairs(&runs)
+            .into_iter()
+            .map(|(o, n)| (runs[o].name(), runs[n].name()))
+            .collect()
+    };
+    // v6.19 has no slice extension: v7.0's slice build compares with its
+    // plain build.
+    assert_eq!(
+        names(&[
+            "v6.19/riscv64+ge+gie+tifb",
+            "v7.0/riscv64+ge+gie+tifb+slice"
+        ]),
+        [(
+            "v6.19/riscv64+ge+gie+tifb".to_string(),
+            "v7.0/riscv64+ge+gie+tifb+slice".to_string()
+        )]
+    );
+    // v7.0 has the slice build: without it selected, v7.1's is compared
+    // with nothing rather than judged against the plain build.
+    assert!(names(&["v7.0/riscv64+ge+gie+tifb", "v7.1/riscv64+ge+gie+tifb+slice"]).is_empty());
+    assert_eq!(
+        names(&[
+            "v7.0/riscv64+ge+gie+tifb+slice",
+            "v7.1/riscv64+ge+gie+tifb+slice"
+        ])
+        .len(),
+        1
+    );
+}

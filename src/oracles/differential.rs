@@ -37,9 +37,13 @@ fn same_build(a: &Config, b: &Config) -> bool {
 }
 
 /// (old, new) index pairs: each run against the run of the release right
-/// before it with the same build (architecture, entry code, debug),
-/// preferring the same slice-extension settings. A run whose predecessor is
-/// not in the scenario's run set is compared with nothing.
+/// before it with the same build (architecture, entry code, debug) and the
+/// same slice-extension settings; against another slice setting only when
+/// the older release is never built with this one (v6.19 has no slice
+/// extension, so v7.0's slice builds compare with its plain build). A run
+/// whose predecessor is not in the scenario's run set is compared with
+/// nothing: a scenario that selects v7.0's plain build and v7.1's slice
+/// build would otherwise judge the extension itself as a v7.1 change.
 pub fn pairs(runs: &[Run]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (j, new) in runs.iter().enumerate() {
@@ -58,7 +62,12 @@ pub fn pairs(runs: &[Run]) -> Vec<(usize, usize)> {
                     + (r.config.slice_key == new.config.slice_key) as u8;
                 (version_rank(r.version), slice_match)
             });
-        if let Some((i, _)) = older {
+        let Some((i, older)) = older else { continue };
+        let older_has_this_build = || {
+            crate::versions::find(older.version)
+                .is_some_and(|v| (v.configs)().contains(&new.config))
+        };
+        if older.config == new.config || !older_has_this_build() {
             out.push((i, j));
         }
     }
