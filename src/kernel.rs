@@ -223,9 +223,11 @@ pub struct Task {
     /// The syscall the task is executing, from its entry until the return
     /// to user mode (the syscall number a syscall-entry hook sees).
     pub in_syscall: Option<Syscall>,
-    /// The struct rseq an observation reads: the area the task has
-    /// registered, or had last (an unregistration writes it too), or the
-    /// layout's before any registration and after an execve. The model's
+    /// The struct rseq an observation reads: the area the task's last
+    /// successful registration call named (even where the kernel ignores
+    /// it, as v6.18 does an area at 0), kept after an unregistration, which
+    /// writes it too; the layout's before any registration and after an
+    /// execve. The model's
     /// bookkeeping, not the kernel's: the kernel forgets the address at
     /// unregistration.
     pub observed_area: u64,
@@ -925,7 +927,15 @@ impl<V: KernelVersion> Machine<V> {
             } => {
                 // Syscall arguments arrive in word-sized registers.
                 let addr = addr & abi::word_mask(self.cfg.arch.word_bits());
-                self.with_task(cur, |k| V::sys_rseq(k, addr, len, flags, sig))
+                let ret = self.with_task(cur, |k| V::sys_rseq(k, addr, len, flags, sig));
+                // A registration call that succeeded names the area the
+                // program will look at, whether or not the kernel counts it
+                // as registered (v6.18 ignores an area at 0): every release
+                // is then observed at the same address.
+                if ret == 0 && flags & abi::RSEQ_FLAG_UNREGISTER == 0 {
+                    self.cur_mut().observed_area = addr;
+                }
+                ret
             }
             Syscall::Getpid => self.next_pid - 1,
             Syscall::Sigreturn => {

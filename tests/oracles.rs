@@ -473,6 +473,23 @@ fn an_execve_observes_the_layout_area_again() {
 }
 
 #[test]
+fn a_registration_at_null_is_observed_at_null_on_every_release() {
+    // Regression (embedded engine on differential, 2 jobs): a CLONE_VM
+    // child registered an area at address 0, forked again, and the area
+    // its parent had registered was unmapped. v6.18 does not count an area
+    // at 0 as registered, so its observations kept reading the parent's
+    // area, by then unmapped; the rework's read address 0. The successful
+    // rseq() call now names the observed area on every release.
+    let text = include_str!("scenarios/area_at_null_registered_in_a_clone_vm_child.json");
+    let (_, report) = check_clean(text);
+    for run in &report.runs {
+        let last = run.observations.last().expect("observations");
+        assert_eq!(last.area_addr, 0, "{}", run.name());
+        assert!(last.area.is_some(), "{}: page 0 is mapped", run.name());
+    }
+}
+
+#[test]
 fn security_fires_on_a_write_after_unregistration() {
     // Unregistered, then preempted: the flawed double still writes IDs to
     // the area it forgot, memory user space may have reused.
