@@ -463,12 +463,23 @@ fn an_execve_observes_the_layout_area_again() {
     // A new image has registered nothing: every run observes the layout's
     // area again, which nothing wrote since the first return.
     let text = include_str!("scenarios/area_at_null_then_execve.json");
+    for_each_clean_run(text, |name, first, last| {
+        assert_eq!(last.registration, None, "{name}");
+        assert_eq!(last.area, first.area, "{name}");
+    });
+}
+
+/// Check the scenario (every oracle must hold), then hand each run's name
+/// and first and last observations to `check`.
+fn for_each_clean_run(
+    text: &str,
+    check: impl Fn(&str, &rseq_fuzz::kernel::Observation, &rseq_fuzz::kernel::Observation),
+) {
     let (_, report) = check_clean(text);
     for run in &report.runs {
         let first = run.observations.first().expect("observations");
         let last = run.observations.last().expect("observations");
-        assert_eq!(last.registration, None, "{}", run.name());
-        assert_eq!(last.area, first.area, "{}", run.name());
+        check(&run.name(), first, last);
     }
 }
 
@@ -481,12 +492,10 @@ fn a_registration_at_null_is_observed_at_null_on_every_release() {
     // area, by then unmapped; the rework's read address 0. The successful
     // rseq() call now names the observed area on every release.
     let text = include_str!("scenarios/area_at_null_registered_in_a_clone_vm_child.json");
-    let (_, report) = check_clean(text);
-    for run in &report.runs {
-        let last = run.observations.last().expect("observations");
-        assert_eq!(last.area_addr, 0, "{}", run.name());
-        assert!(last.area.is_some(), "{}: page 0 is mapped", run.name());
-    }
+    for_each_clean_run(text, |name, _, last| {
+        assert_eq!(last.area_addr, 0, "{name}");
+        assert!(last.area.is_some(), "{name}: page 0 is mapped");
+    });
 }
 
 #[test]
