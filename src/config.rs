@@ -65,6 +65,32 @@ impl Config {
         self
     }
 
+    /// Rework kernels (v6.19 on): whether the syscall-return check runs.
+    /// On GE kernels rseq_debug_syscall_return() tests the debug key;
+    /// elsewhere CONFIG_DEBUG_RSEQ compiles in rseq_syscall(), which does
+    /// not test it.
+    pub fn syscall_return_check(&self) -> bool {
+        if self.generic_entry {
+            self.debug
+        } else {
+            self.debug_rseq
+        }
+    }
+
+    /// The rework's builds whose rseq_debug boot parameter contradicts
+    /// CONFIG_DEBUG_RSEQ. That matters only without generic entry (see
+    /// [`Config::syscall_return_check`]): the syscall-return check without
+    /// the exit path's debug checks (`+debugcfg`), and those checks without
+    /// it (`+debugkey`).
+    pub fn debug_key_against_config() -> Vec<Config> {
+        let mut v = Vec::new();
+        for arch in [Arch::Arm64, Arch::Arm32] {
+            v.push(Config::native(arch, true).with_debug_key(false));
+            v.push(Config::native(arch, false).with_debug_key(true));
+        }
+        v
+    }
+
     /// Same configuration with the time-slice extension built in and its key set.
     pub fn with_slice(mut self, configured: bool, key: bool) -> Config {
         self.slice_extension = configured;

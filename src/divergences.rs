@@ -185,7 +185,7 @@ impl<'a> Ctx<'a> {
             (Some(a), Some(b)) => {
                 let mut d = ObsDiff::between(a, b);
                 if let Some(c) = self.carried {
-                    d.area.retain(|&i| !c.masks(a, b, i));
+                    c.leave_out(&mut d, a, b);
                 }
                 d
             }

@@ -177,9 +177,14 @@ pub struct CarriedBytes {
 }
 
 impl CarriedBytes {
+    /// Leave out of `diff` (between `a` and `b`) the carried bytes.
+    pub(crate) fn leave_out(&self, diff: &mut ObsDiff, a: &Observation, b: &Observation) {
+        diff.area.retain(|&i| !self.masks(a, b, i));
+    }
+
     /// Whether offset `i` of the area differs at this return only because
     /// it still holds what it held at the explained return, in both runs.
-    pub(crate) fn masks(&self, a: &Observation, b: &Observation, i: usize) -> bool {
+    fn masks(&self, a: &Observation, b: &Observation, i: usize) -> bool {
         let (Some(x), Some(y)) = (&a.area, &b.area) else {
             return false;
         };
@@ -252,7 +257,7 @@ pub fn compare_from(
                 if a.area_addr != carried.area_addr || b.area_addr != carried.area_addr {
                     return None;
                 }
-                diff.area.retain(|&i| !carried.masks(a, b, i));
+                carried.leave_out(&mut diff, a, b);
             }
         }
         if diff.is_empty() {
@@ -292,12 +297,7 @@ pub fn carry_past(old: &Run, new: &Run, k: usize) -> Option<CarriedBytes> {
         return None;
     };
     let diff = ObsDiff::between(a, b);
-    let nothing_but_area = ObsDiff {
-        area: Vec::new(),
-        ..diff.clone()
-    }
-    .is_empty();
-    if a.area_addr != b.area_addr || diff.area.is_empty() || !nothing_but_area {
+    if a.area_addr != b.area_addr || !diff.only_area() {
         return None;
     }
     let bytes = diff

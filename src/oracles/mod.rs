@@ -168,18 +168,23 @@ impl ObsDiff {
         *self == ObsDiff::default()
     }
 
-    /// Whether only area bytes in `ranges` differ.
-    pub fn only_area_in(&self, ranges: &[std::ops::Range<usize>]) -> bool {
+    /// Whether area bytes differ, and nothing else.
+    pub fn only_area(&self) -> bool {
         !self.area.is_empty()
-            && self
-                .area
-                .iter()
-                .all(|o| ranges.iter().any(|r| r.contains(o)))
             && ObsDiff {
                 area: Vec::new(),
                 ..self.clone()
             }
             .is_empty()
+    }
+
+    /// Whether only area bytes in `ranges` differ.
+    pub fn only_area_in(&self, ranges: &[std::ops::Range<usize>]) -> bool {
+        self.only_area()
+            && self
+                .area
+                .iter()
+                .all(|o| ranges.iter().any(|r| r.contains(o)))
     }
 
     pub fn describe(&self) -> String {

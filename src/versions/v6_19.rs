@@ -264,17 +264,6 @@ fn debug(k: &K<'_>) -> bool {
     k.cfg.debug
 }
 
-/// Whether the syscall-return check is there: on GE kernels
-/// rseq_debug_syscall_return() tests the debug key; elsewhere
-/// CONFIG_DEBUG_RSEQ compiles in rseq_syscall(), which does not test it.
-fn syscall_return_check(k: &K<'_>) -> bool {
-    if ge(k) {
-        debug(k)
-    } else {
-        k.cfg.debug_rseq
-    }
-}
-
 /// A C cast to `unsigned long`: truncation on 32-bit kernels.
 fn ulong(k: &K<'_>, v: u64) -> u64 {
     v & abi::word_mask(k.cfg.arch.word_bits())
@@ -918,7 +907,7 @@ fn __rseq_debug_syscall_return(k: &mut K<'_>) {
 /// the key says) and include/linux/rseq_entry.h rseq_debug_syscall_return()
 /// (GE, debug key): both lead to __rseq_debug_syscall_return().
 fn rseq_syscall(k: &mut K<'_>) {
-    if syscall_return_check(k) {
+    if k.cfg.syscall_return_check() {
         __rseq_debug_syscall_return(k);
     }
 }
@@ -1256,7 +1245,7 @@ impl KernelVersion for V6_19 {
                 v.push(Config::native(arch, debug));
             }
         }
-        v.extend(debug_key_against_config());
+        v.extend(Config::debug_key_against_config());
         v
     }
 
@@ -1377,18 +1366,4 @@ impl KernelVersion for V6_19 {
             arm_ret_to_user(k);
         }
     }
-}
-
-/// The builds whose rseq_debug boot parameter contradicts CONFIG_DEBUG_RSEQ.
-/// That matters only without generic entry, where CONFIG_DEBUG_RSEQ's
-/// rseq_syscall() runs whatever the key says: the syscall-return check
-/// without the exit path's debug checks (`+debugcfg`), and those checks
-/// without it (`+debugkey`). Shared by v7.0 and v7.1.
-pub(crate) fn debug_key_against_config() -> Vec<Config> {
-    let mut v = Vec::new();
-    for arch in [Arch::Arm64, Arch::Arm32] {
-        v.push(Config::native(arch, true).with_debug_key(false));
-        v.push(Config::native(arch, false).with_debug_key(true));
-    }
-    v
 }

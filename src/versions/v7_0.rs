@@ -296,17 +296,6 @@ fn debug(k: &Kctx<'_, V7_0>) -> bool {
     k.cfg.debug
 }
 
-/// Whether the syscall-return check is there: on GE kernels
-/// rseq_debug_syscall_return() tests the debug key; elsewhere
-/// CONFIG_DEBUG_RSEQ compiles in rseq_syscall(), which does not test it.
-fn syscall_return_check(k: &Kctx<'_, V7_0>) -> bool {
-    if k.cfg.generic_entry {
-        debug(k)
-    } else {
-        k.cfg.debug_rseq
-    }
-}
-
 fn gie(k: &Kctx<'_, V7_0>) -> bool {
     k.cfg.generic_irq_entry
 }
@@ -1485,7 +1474,7 @@ impl KernelVersion for V7_0 {
             v.push(Config::native(Arch::Arm64, debug));
             v.push(Config::native(Arch::Arm32, debug));
         }
-        v.extend(super::v6_19::debug_key_against_config());
+        v.extend(Config::debug_key_against_config());
         v
     }
 
@@ -1564,7 +1553,7 @@ impl KernelVersion for V7_0 {
     fn syscall_exit_to_user_mode(k: &mut Kctx<'_, Self>) {
         // syscall_exit_to_user_mode_work() -> rseq_debug_syscall_return()
         // on GE; rseq_syscall() (CONFIG_DEBUG_RSEQ) on arm64 and arm32.
-        if syscall_return_check(k) {
+        if k.cfg.syscall_return_check() {
             __rseq_debug_syscall_return(k);
         }
         arch_exit_work(k);
@@ -1583,7 +1572,7 @@ impl KernelVersion for V7_0 {
         // arm: ret_from_exception -> ret_to_user -> do_rseq_syscall() ->
         // rseq_syscall() (CONFIG_DEBUG_RSEQ); an interrupt's
         // ret_to_user_from_irq skips it.
-        if syscall_return_check(k) && k.arm_ret_from_exception() {
+        if k.cfg.syscall_return_check() && k.arm_ret_from_exception() {
             __rseq_debug_syscall_return(k);
         }
         arch_exit_work(k);

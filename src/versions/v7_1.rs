@@ -321,17 +321,6 @@ fn debug(k: &Kctx<'_, V7_1>) -> bool {
     k.cfg.debug
 }
 
-/// Whether the syscall-return check is there: on GE kernels
-/// rseq_debug_syscall_return() tests the debug key; elsewhere
-/// CONFIG_DEBUG_RSEQ compiles in rseq_syscall(), which does not test it.
-fn syscall_return_check(k: &Kctx<'_, V7_1>) -> bool {
-    if k.cfg.generic_entry {
-        debug(k)
-    } else {
-        k.cfg.debug_rseq
-    }
-}
-
 fn gie(k: &Kctx<'_, V7_1>) -> bool {
     k.cfg.generic_irq_entry
 }
@@ -1532,23 +1521,9 @@ impl KernelVersion for V7_1 {
         })
     }
 
+    /// v7.0's builds: the 2026 fixes changed no configuration.
     fn configs() -> Vec<Config> {
-        let mut v = Vec::new();
-        for debug in [false, true] {
-            // RSEQ_SLICE_EXTENSION depends on GENERIC_ENTRY and
-            // HAVE_GENERIC_TIF_BITS (and HIGH_RES_TIMERS): x86_64 and riscv64
-            // can build it; arm64 and arm32 cannot.
-            for arch in [Arch::X86_64, Arch::Riscv64] {
-                let native = Config::native(arch, debug);
-                v.push(native.with_slice(true, true));
-                v.push(native.with_slice(true, false));
-                v.push(native.with_slice(false, false));
-            }
-            v.push(Config::native(Arch::Arm64, debug));
-            v.push(Config::native(Arch::Arm32, debug));
-        }
-        v.extend(super::v6_19::debug_key_against_config());
-        v
+        <super::v7_0::V7_0 as KernelVersion>::configs()
     }
 
     fn sys_rseq(k: &mut Kctx<'_, Self>, addr: u64, len: u32, flags: u32, sig: u32) -> i64 {
@@ -1634,7 +1609,7 @@ impl KernelVersion for V7_1 {
     fn syscall_exit_to_user_mode(k: &mut Kctx<'_, Self>) {
         // syscall_exit_to_user_mode_work() -> rseq_debug_syscall_return()
         // on GE; rseq_syscall() (CONFIG_DEBUG_RSEQ) on arm64 and arm32.
-        if syscall_return_check(k) {
+        if k.cfg.syscall_return_check() {
             __rseq_debug_syscall_return(k);
         }
         arch_exit_work(k);
@@ -1647,7 +1622,7 @@ impl KernelVersion for V7_1 {
         // arm: ret_from_exception -> ret_to_user -> do_rseq_syscall() ->
         // rseq_syscall() (CONFIG_DEBUG_RSEQ); an interrupt's
         // ret_to_user_from_irq skips it.
-        if syscall_return_check(k) && k.arm_ret_from_exception() {
+        if k.cfg.syscall_return_check() && k.arm_ret_from_exception() {
             __rseq_debug_syscall_return(k);
         }
         arch_exit_work(k);
