@@ -841,6 +841,91 @@ pub fn run_name(v: &VersionEntry, c: &crate::config::Config) -> String {
     format!("{}/{}", v.name, c.name())
 }
 
+/// The run that the binary form's selector byte picks, among one
+/// architecture's runs.
+///
+/// Saved inputs (campaign corpora, findings, OSS-Fuzz testcases) must keep
+/// selecting the same run when a kernel version or build is added, and the
+/// registry grows that way with every release. An index into the run list
+/// (`byte % runs.len()`) moved nearly every saved input to another run at
+/// each addition. Rendezvous (highest-random-weight) hashing gives each
+/// selector the run whose name scores highest with it: adding a run moves
+/// only the selectors it wins, about one in N+1, and to the new run;
+/// removing one moves only its own. Each run wins about 256/N selectors.
+pub fn run_for_selector(
+    arch: Arch,
+    selector: u8,
+) -> (&'static VersionEntry, crate::config::Config) {
+    let table = RunTable::of(arch);
+    table.runs[usize::from(table.by_selector[usize::from(selector)])]
+}
+
+/// A selector byte that picks the named run of this architecture, if any:
+/// the inverse of [`run_for_selector`], for encoders and seeds.
+pub fn selector_for_run(arch: Arch, name: &str) -> Option<u8> {
+    let table = RunTable::of(arch);
+    let index = table.names.iter().position(|n| n == name)?;
+    (0..=255u8).find(|&s| usize::from(table.by_selector[usize::from(s)]) == index)
+}
+
+/// Rendezvous hashing over run names: the index of the name that scores
+/// highest with the selector (ties, which a 64-bit score makes unlikely, go
+/// to the earlier name). Depends on the names alone, never on their order.
+pub fn rendezvous_pick(names: &[String], selector: u8) -> usize {
+    let mut best = (0u64, 0usize);
+    for (i, name) in names.iter().enumerate() {
+        let score = rendezvous_score(name, selector);
+        if i == 0 || score > best.0 || (score == best.0 && name < &names[best.1]) {
+            best = (score, i);
+        }
+    }
+    best.1
+}
+
+/// FNV-1a over the selector and the name, then a SplitMix64 finaliser so
+/// that neighbouring selectors score independently.
+fn rendezvous_score(name: &str, selector: u8) -> u64 {
+    let fnv = std::iter::once(selector)
+        .chain(name.bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    let mut z = fnv.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One architecture's runs and which of them each selector byte picks,
+/// computed once per process.
+struct RunTable {
+    runs: Vec<(&'static VersionEntry, crate::config::Config)>,
+    names: Vec<String>,
+    by_selector: [u8; 256],
+}
+
+impl RunTable {
+    fn of(arch: Arch) -> &'static RunTable {
+        static TABLES: [std::sync::OnceLock<RunTable>; Arch::ALL.len()] =
+            [const { std::sync::OnceLock::new() }; Arch::ALL.len()];
+        let slot = Arch::ALL.iter().position(|&a| a == arch).unwrap_or(0);
+        TABLES[slot].get_or_init(|| {
+            let runs = runs_for_arch(arch);
+            let names: Vec<String> = runs.iter().map(|(v, c)| run_name(v, c)).collect();
+            let mut by_selector = [0u8; 256];
+            for (s, pick) in by_selector.iter_mut().enumerate() {
+                // At most 256 runs per architecture (checked by a test).
+                *pick = rendezvous_pick(&names, s as u8) as u8;
+            }
+            RunTable {
+                runs,
+                names,
+                by_selector,
+            }
+        })
+    }
+}
+
 /// Every (version, config) of one architecture, in registry order.
 pub fn runs_for_arch(arch: Arch) -> Vec<(&'static VersionEntry, crate::config::Config)> {
     let mut out = Vec::new();
@@ -1379,24 +1464,13 @@ impl Scenario {
                 RunSelect::NATIVE
             } else {
                 let n = 1 + (t - 0xe0) % 3;
-                let all = runs_for_arch(arch);
                 let names = (0..n)
                     .map(|_| {
-                        let i = r.u8() as usize;
-                        if all.is_empty() {
-                            String::new()
-                        } else {
-                            let (v, c) = all[i % all.len()];
-                            run_name(v, &c)
-                        }
+                        let (v, c) = run_for_selector(arch, r.u8());
+                        run_name(v, &c)
                     })
-                    .filter(|n| !n.is_empty())
                     .collect::<Vec<_>>();
-                if names.is_empty() {
-                    RunSelect::ALL
-                } else {
-                    RunSelect::Only(names)
-                }
+                RunSelect::Only(names)
             }
         };
         let d = Layout::default();
@@ -1462,12 +1536,10 @@ impl Scenario {
             RunSelect::Set(RunSet::All) => w.u8(0),
             RunSelect::Set(RunSet::Native) => w.u8(0xc0),
             RunSelect::Only(names) => {
-                let all = runs_for_arch(self.arch);
                 let idx: Vec<u8> = names
                     .iter()
-                    .filter_map(|n| all.iter().position(|(v, c)| run_name(v, c) == *n))
+                    .filter_map(|n| selector_for_run(self.arch, n))
                     .take(3)
-                    .map(|i| i as u8)
                     .collect();
                 if idx.is_empty() {
                     w.u8(0);

@@ -7,8 +7,8 @@ use crate::abi::sig;
 use crate::abi::Arch;
 use crate::mem::PageState;
 use crate::scenario::{
-    enc_sig, enc_val, runs_for_arch, Anchor, Init, PageSpec, RegistrationSpec, Scenario, SigVal,
-    Step, Val, Writer,
+    enc_sig, enc_val, run_name, runs_for_arch, selector_for_run, Anchor, Init, PageSpec,
+    RegistrationSpec, Scenario, SigVal, Step, Val, Writer,
 };
 
 const INSIDE: Val = Val::at(Anchor::CsStart, 16);
@@ -2168,7 +2168,12 @@ pub fn for_target(target: &str) -> Vec<(String, Vec<u8>)> {
                     let of_version: Vec<usize> = (0..runs.len())
                         .filter(|&i| runs[i].0.name == version)
                         .collect();
-                    let pick = of_version[h % of_version.len()] as u8;
+                    let (v, c) = runs[of_version[h % of_version.len()]];
+                    let Some(pick) = selector_for_run(s.arch, &run_name(v, &c)) else {
+                        // No selector picks this run (a test keeps every
+                        // run selectable), so there is no seed to write.
+                        continue;
+                    };
                     let mut b = vec![pick];
                     b.extend(s.encode());
                     out.push((format!("{name}_{}", version.replace('.', "_")), b));

@@ -7,8 +7,8 @@ use crate::abi::{self, sig};
 use crate::mem::PageState;
 use crate::oracles::{self, Options};
 use crate::scenario::{
-    run_name, runs_for_arch, Anchor, Init, PageSpec, Reader, RegistrationSpec, RunSelect, Scenario,
-    Step, Val,
+    run_for_selector, run_name, Anchor, Init, PageSpec, Reader, RegistrationSpec, RunSelect,
+    Scenario, Step, Val,
 };
 use std::sync::OnceLock;
 
@@ -313,15 +313,13 @@ pub fn decode_cs_analysis(data: &[u8]) -> Scenario {
 // ---------------------------------------------------------------------------
 // exit_to_user: one run.
 
-/// The first byte picks the version and configuration; the rest is a scenario.
+/// The first byte picks the version and configuration (by
+/// [`run_for_selector`]); the rest is a scenario.
 pub fn decode_exit_to_user(data: &[u8]) -> Scenario {
     let (pick, rest) = data.split_first().map_or((0, data), |(p, r)| (*p, r));
     let mut s = Scenario::decode(rest);
-    let runs = runs_for_arch(s.arch);
-    if !runs.is_empty() {
-        let (v, c) = runs[pick as usize % runs.len()];
-        s.run = RunSelect::Only(vec![run_name(v, &c)]);
-    }
+    let (v, c) = run_for_selector(s.arch, pick);
+    s.run = RunSelect::Only(vec![run_name(v, &c)]);
     s
 }
 

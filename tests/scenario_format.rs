@@ -9,8 +9,12 @@
 //!   the problem, and no panic; any byte string in a non-.json file is a
 //!   valid binary input.
 
+use rseq_fuzz::abi::Arch;
 use rseq_fuzz::oracles::{self, Options};
-use rseq_fuzz::scenario::{RunSelect, Scenario, Step, MAX_STEPS};
+use rseq_fuzz::scenario::{
+    rendezvous_pick, run_for_selector, run_name, runs_for_arch, selector_for_run, RunSelect,
+    Scenario, Step, MAX_STEPS,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -615,5 +619,70 @@ fn a_closed_standard_output_is_no_panic() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+// The binary form's run selector (`run_for_selector`): saved inputs must keep
+// their runs when the registry grows.
+
+fn arch_run_names(arch: Arch) -> Vec<String> {
+    runs_for_arch(arch)
+        .iter()
+        .map(|(v, c)| run_name(v, c))
+        .collect()
+}
+
+#[test]
+fn every_run_is_picked_by_some_selector_and_its_selector_picks_it() {
+    for arch in Arch::ALL {
+        let names = arch_run_names(arch);
+        assert!(!names.is_empty() && names.len() <= 256, "{arch:?}");
+        let mut wins = vec![0u32; names.len()];
+        for s in 0..=255u8 {
+            let (v, c) = run_for_selector(arch, s);
+            let name = run_name(v, &c);
+            wins[names.iter().position(|n| *n == name).unwrap()] += 1;
+        }
+        for (name, &w) in names.iter().zip(&wins) {
+            // A run that no byte selects could never be fuzzed alone.
+            assert!(w > 0, "{arch:?}: no selector picks {name}");
+            let s = selector_for_run(arch, name).expect("a selector");
+            let (v, c) = run_for_selector(arch, s);
+            assert_eq!(run_name(v, &c), *name);
+        }
+    }
+    assert_eq!(selector_for_run(Arch::X86_64, "v0.0/none"), None);
+}
+
+#[test]
+fn adding_a_run_moves_only_the_selectors_it_wins_and_order_does_not_matter() {
+    for arch in Arch::ALL {
+        let names = arch_run_names(arch);
+        let mut grown = names.clone();
+        grown.insert(names.len() / 2, "v9.9/a-build-added-later".to_string());
+        let mut moved = 0;
+        for s in 0..=255u8 {
+            let before = &names[rendezvous_pick(&names, s)];
+            let after = &grown[rendezvous_pick(&grown, s)];
+            if before != after {
+                assert_eq!(after, "v9.9/a-build-added-later", "{arch:?} selector {s}");
+                moved += 1;
+            }
+        }
+        // Some selectors go to the new run: about 256/(N+1) of them, where
+        // an index into the list moved nearly all.
+        let fair = 256 / (names.len() + 1);
+        assert!(
+            moved > 0 && moved <= 2 * fair,
+            "{arch:?}: {moved} selectors moved, about {fair} expected"
+        );
+        let mut reversed = names.clone();
+        reversed.reverse();
+        for s in 0..=255u8 {
+            assert_eq!(
+                names[rendezvous_pick(&names, s)],
+                reversed[rendezvous_pick(&reversed, s)]
+            );
+        }
     }
 }
