@@ -61,6 +61,8 @@ pub enum Candidate {
         run: usize,
         reference: usize,
         obs: usize,
+        /// As for a pair: bytes an earlier, explained return left different.
+        carried: CarriedBytes,
     },
     Pair {
         old: usize,
@@ -76,11 +78,17 @@ impl Candidate {
     pub fn single(run: usize, obs: usize) -> Self {
         Candidate::Single { run, obs }
     }
-    pub fn against_reference(run: usize, reference: usize, obs: usize) -> Self {
+    pub fn against_reference(
+        run: usize,
+        reference: usize,
+        obs: usize,
+        carried: CarriedBytes,
+    ) -> Self {
         Candidate::Reference {
             run,
             reference,
             obs,
+            carried,
         }
     }
     pub fn pair(old: usize, new: usize, obs: usize, carried: CarriedBytes) -> Self {
@@ -105,7 +113,8 @@ impl Candidate {
                 run,
                 reference,
                 obs,
-            } => (references.get(*reference), &runs[*run], *obs, None),
+                carried,
+            } => (references.get(*reference), &runs[*run], *obs, Some(carried)),
             Candidate::Pair {
                 old,
                 new,
@@ -133,8 +142,9 @@ pub struct Ctx<'a> {
     /// The observation index the candidate is about.
     pub obs: usize,
     pub lowered: &'a Lowered,
-    /// Differential candidates: area bytes that an earlier return's
-    /// explained divergence left different, which [`Ctx::diff`] leaves out.
+    /// Two-run candidates (differential, fault transparency): area bytes
+    /// that an earlier return's explained divergence left different, which
+    /// [`Ctx::diff`] leaves out.
     pub carried: Option<&'a CarriedBytes>,
 }
 

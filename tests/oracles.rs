@@ -1847,3 +1847,32 @@ fn differential_pairs_only_the_same_slice_build_where_the_older_release_has_it()
         1
     );
 }
+
+#[test]
+fn fault_transparency_is_judged_past_an_explained_return() {
+    // The program clobbers cpu_id twice, and each time the area page is
+    // reclaimed before a preemption. The v6.19 fast path faults, and the
+    // slow path rewrites the IDs, which the fault-free fast path (IDs
+    // unchanged, Branch A) leaves clobbered: a registered difference in
+    // byte 4 at return 1. The oracle used to stop there; it now carries
+    // byte 4 and judges return 2, where the same thing happens again.
+    let text = include_str!("scenarios/fault_transparency_judged_past_an_explained_return.json");
+    let (_, report) = check_clean(text);
+    let explained: Vec<&str> = report
+        .explained
+        .iter()
+        .filter(|f| {
+            f.oracle == "fault-transparency"
+                && f.explained_by == Some("r-slowpath-rewrites-ids-unconditionally")
+        })
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(explained.len(), 2, "{explained:#?}");
+    assert!(explained[0].contains("at return 1: struct rseq bytes [4]"));
+    assert!(
+        explained[1].contains("at return 2: struct rseq bytes [4]")
+            && explained[1].contains("after a registered divergence"),
+        "{}",
+        explained[1]
+    );
+}

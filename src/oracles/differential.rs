@@ -182,6 +182,18 @@ impl CarriedBytes {
         diff.area.retain(|&i| !self.masks(a, b, i));
     }
 
+    /// For a finding's message: "" when nothing is carried, else which
+    /// bytes an earlier, registered divergence left different.
+    pub(crate) fn describe_after(&self) -> String {
+        if self.bytes.is_empty() {
+            return String::new();
+        }
+        let offsets: Vec<usize> = self.bytes.iter().map(|b| b.0).collect();
+        format!(
+            " (after a registered divergence that left struct rseq bytes {offsets:?} different)"
+        )
+    }
+
     /// Whether offset `i` of the area differs at this return only because
     /// it still holds what it held at the explained return, in both runs.
     fn masks(&self, a: &Observation, b: &Observation, i: usize) -> bool {
@@ -237,9 +249,41 @@ pub fn compare_from(
     from: usize,
     carried: &CarriedBytes,
 ) -> Option<(Finding, usize)> {
-    let n = old.observations.len().max(new.observations.len());
+    let (k, diff, step) = next_difference(old, new, from, carried)?;
+    Some((
+        Finding {
+            oracle: "differential",
+            runs: vec![old.name(), new.name()],
+            step,
+            message: format!(
+                "return {k} differs in {}{}",
+                diff.describe(),
+                carried.describe_after()
+            ),
+            // Filled in by oracles::check once the registry has had its say.
+            first_divergence: None,
+            explained_by: None,
+        },
+        k,
+    ))
+}
+
+/// The comparison both two-run oracles make (this one, and fault
+/// transparency against a fault-free reference): the first return at or
+/// after `from` where `a` and `b` differ other than in `carried` bytes, as
+/// (return index, what differs, the step it follows). A return that one run
+/// makes and the other does not is a fate difference. None where they agree
+/// to the end, or where the comparison cannot go on (a kernel read a carried
+/// byte, or the area moved).
+pub fn next_difference(
+    a_run: &Run,
+    b_run: &Run,
+    from: usize,
+    carried: &CarriedBytes,
+) -> Option<(usize, ObsDiff, usize)> {
+    let n = a_run.observations.len().max(b_run.observations.len());
     for k in from..n {
-        let (a, b) = (old.observations.get(k), new.observations.get(k));
+        let (a, b) = (a_run.observations.get(k), b_run.observations.get(k));
         let mut diff = match (a, b) {
             (Some(a), Some(b)) => ObsDiff::between(a, b),
             _ => ObsDiff {
@@ -248,7 +292,7 @@ pub fn compare_from(
             },
         };
         if !carried.bytes.is_empty() {
-            if carried.read_in_window(old, k) || carried.read_in_window(new, k) {
+            if carried.read_in_window(a_run, k) || carried.read_in_window(b_run, k) {
                 return None;
             }
             // Where one run returned and the other did not, the fate
@@ -260,28 +304,9 @@ pub fn compare_from(
                 carried.leave_out(&mut diff, a, b);
             }
         }
-        if diff.is_empty() {
-            continue;
+        if !diff.is_empty() {
+            return Some((k, diff, b.or(a).map_or(0, |o| o.step)));
         }
-        let step = b.or(a).map_or(0, |o| o.step);
-        let after = if carried.bytes.is_empty() {
-            String::new()
-        } else {
-            let offsets: Vec<usize> = carried.bytes.iter().map(|b| b.0).collect();
-            format!(" (after a registered divergence that left struct rseq bytes {offsets:?} different)")
-        };
-        return Some((
-            Finding {
-                oracle: "differential",
-                runs: vec![old.name(), new.name()],
-                step,
-                message: format!("return {k} differs in {}{after}", diff.describe()),
-                // Filled in by oracles::check once the registry has had its say.
-                first_divergence: None,
-                explained_by: None,
-            },
-            k,
-        ));
     }
     None
 }

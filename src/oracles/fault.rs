@@ -1,9 +1,12 @@
 //! Oracle e: fault transparency. The same scenario with every resolvable page
 //! present (no copy-on-write, nothing swapped out, nothing never touched)
 //! must give the same observables: a fault may delay a decision (the v6.19
-//! fast path defers to the slow path), never change it.
+//! fast path defers to the slow path), never change it. The comparison is
+//! the differential oracle's ([`differential::next_difference`]), and like
+//! it goes on past a registered difference in struct rseq bytes alone.
 
-use super::{Finding, ObsDiff};
+use super::differential::{self, CarriedBytes};
+use super::Finding;
 use crate::kernel::{Event, Syscall};
 use crate::runner::Run;
 use crate::scenario::{Lowered, Scenario};
@@ -31,41 +34,36 @@ pub fn reference_may_differ(run: &Run) -> bool {
     run.trace.fault_free_run_may_differ
 }
 
-/// Compare a run with its fault-free reference.
-pub fn compare(reference: &Run, run: &Run) -> Option<(Finding, usize)> {
-    let n = reference.observations.len().max(run.observations.len());
-    for k in 0..n {
-        let (a, b) = (reference.observations.get(k), run.observations.get(k));
-        let diff = match (a, b) {
-            (Some(a), Some(b)) => ObsDiff::between(a, b),
-            _ => ObsDiff {
-                fate: true,
-                ..ObsDiff::default()
-            },
-        };
-        if diff.is_empty() {
-            continue;
-        }
-        let step = b.or(a).map_or(0, |o| o.step);
-        return Some((
-            Finding {
-                oracle: "fault-transparency",
-                runs: vec![format!("{} (fault-free)", reference.name()), run.name()],
-                step,
-                message: format!(
-                    "resolvable faults changed what user space sees at return {k}: {}",
-                    if a.is_none() || b.is_none() {
-                        "one run returned to user mode fewer times".to_string()
-                    } else {
-                        diff.describe()
-                    }
-                ),
-                // Filled in by oracles::check once the registry has had its say.
-                first_divergence: None,
-                explained_by: None,
-            },
-            k,
-        ));
-    }
-    None
+/// Compare a run with its fault-free reference from return `from` on, not
+/// counting `carried` bytes: the first return where they differ. Past a
+/// difference the registry explains, [`crate::oracles::check`] goes on as
+/// the differential oracle does, carrying the area bytes it left different
+/// ([`differential::carry_past`]).
+pub fn compare_from(
+    reference: &Run,
+    run: &Run,
+    from: usize,
+    carried: &CarriedBytes,
+) -> Option<(Finding, usize)> {
+    let (k, diff, step) = differential::next_difference(reference, run, from, carried)?;
+    let one_missing = reference.observations.get(k).is_none() || run.observations.get(k).is_none();
+    Some((
+        Finding {
+            oracle: "fault-transparency",
+            runs: vec![format!("{} (fault-free)", reference.name()), run.name()],
+            step,
+            message: format!(
+                "resolvable faults changed what user space sees at return {k}: {}",
+                if one_missing {
+                    "one run returned to user mode fewer times".to_string()
+                } else {
+                    diff.describe()
+                }
+            ) + &carried.describe_after(),
+            // Filled in by oracles::check once the registry has had its say.
+            first_divergence: None,
+            explained_by: None,
+        },
+        k,
+    ))
 }

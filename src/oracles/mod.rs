@@ -252,16 +252,15 @@ pub fn check_runs(
         }
     }
     let mut references = Vec::new();
+    // The run each reference was made for.
+    let mut fault_references = Vec::new();
     if opts.fault_transparency && fault::has_resolvable_faults(scenario, &lowered) {
         for (i, (v, c)) in selected.iter().enumerate() {
             if !fault::reference_may_differ(&runs[i]) {
                 continue;
             }
-            let reference = runner::run(v, *c, &lowered, true);
-            if let Some((f, idx)) = fault::compare(&reference, &runs[i]) {
-                candidates.push((f, Candidate::against_reference(i, references.len(), idx)));
-            }
-            references.push(reference);
+            references.push(runner::run(v, *c, &lowered, true));
+            fault_references.push(i);
         }
     }
     // Ask the registry about a candidate: fill in what explains it, and
@@ -281,6 +280,25 @@ pub fn check_runs(
     for (mut f, cand) in candidates {
         judge(&mut f, &cand);
         judged.push(f);
+    }
+    // A fault-free reference is compared with its run as the differential
+    // oracle compares two releases, past explained differences alike.
+    for (reference, &run) in fault_references.iter().enumerate() {
+        let (mut from, mut carried) = (0, differential::CarriedBytes::default());
+        while let Some((mut f, idx)) =
+            fault::compare_from(&references[reference], &runs[run], from, &carried)
+        {
+            judge(
+                &mut f,
+                &Candidate::against_reference(run, reference, idx, carried),
+            );
+            let explained = f.explained_by.is_some();
+            judged.push(f);
+            match differential::carry_past(&references[reference], &runs[run], idx) {
+                Some(c) if explained && !opts.strict => (from, carried) = (idx + 1, c),
+                _ => break,
+            }
+        }
     }
     if opts.differential {
         for (old, new) in differential::pairs(&runs) {
