@@ -1522,6 +1522,13 @@ impl KernelVersion for V7_1 {
     }
 
     /// v7.0's builds: the 2026 fixes changed no configuration.
+    /// v7.0's builds. arm64 is still not on generic entry in v7.1, so it
+    /// still cannot build the slice extension: 411c1cf43039 ("arm64/entry:
+    /// Fix arm64-specific rseq brokenness", in v7.1) says arm64 cannot use
+    /// syscall_exit_to_user_mode() or irqentry_exit_to_user_mode() and adds
+    /// arm64-only helpers, and the series that selects GENERIC_ENTRY and
+    /// HAVE_GENERIC_TIF_BITS ("arm64: entry: Convert to generic entry", v15)
+    /// was still under review in late June 2026.
     fn configs() -> Vec<Config> {
         <super::v7_0::V7_0 as KernelVersion>::configs()
     }
