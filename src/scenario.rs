@@ -732,11 +732,16 @@ impl Scenario {
     /// The (version, config) runs the scenario selects, or an error naming
     /// an unknown run.
     pub fn runs(&self) -> Result<Vec<(&'static VersionEntry, crate::config::Config)>, String> {
-        let all = runs_for_arch(self.arch);
+        // From the per-architecture table: listing the registry's builds
+        // and formatting every run's name cost about a tenth of an
+        // exit_to_user input.
+        let table = RunTable::of(self.arch);
         match &self.run {
-            RunSelect::Set(RunSet::All) => Ok(all),
-            RunSelect::Set(RunSet::Native) => Ok(all
-                .into_iter()
+            RunSelect::Set(RunSet::All) => Ok(table.runs.clone()),
+            RunSelect::Set(RunSet::Native) => Ok(table
+                .runs
+                .iter()
+                .copied()
                 .filter(|(_, c)| {
                     let native = crate::config::Config::native(c.arch, c.debug);
                     c.generic_entry == native.generic_entry
@@ -745,21 +750,15 @@ impl Scenario {
                         && (!c.slice_extension || c.slice_key)
                 })
                 .collect()),
-            RunSelect::Only(names) => {
-                let all_names: Vec<String> = all.iter().map(|(v, c)| run_name(v, c)).collect();
-                let mut out = Vec::new();
-                for n in names {
-                    let found = all_names
-                        .iter()
-                        .position(|x| x == n)
-                        .map(|i| &all[i])
-                        .ok_or_else(|| {
-                            format!("unknown run '{n}' for architecture {}", self.arch.name())
-                        })?;
-                    out.push(*found);
-                }
-                Ok(out)
-            }
+            RunSelect::Only(names) => names
+                .iter()
+                .map(|n| {
+                    let i = table.names.iter().position(|x| x == n).ok_or_else(|| {
+                        format!("unknown run '{n}' for architecture {}", self.arch.name())
+                    })?;
+                    Ok(table.runs[i])
+                })
+                .collect(),
         }
     }
 
