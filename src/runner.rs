@@ -53,8 +53,12 @@ pub struct Run {
 }
 
 impl Run {
+    /// `version/config`, as findings name runs.
     pub fn name(&self) -> String {
-        format!("{}/{}", self.version, self.config.name())
+        crate::scenario::registered_run_name(self.version, &self.config).map_or_else(
+            || format!("{}/{}", self.version, self.config.name()),
+            str::to_string,
+        )
     }
 }
 

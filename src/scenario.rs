@@ -837,7 +837,24 @@ fn unknown_key(
 
 /// `version/config`.
 pub fn run_name(v: &VersionEntry, c: &crate::config::Config) -> String {
-    format!("{}/{}", v.name, c.name())
+    registered_run_name(v.name, c).map_or_else(|| format_run_name(v.name, c), str::to_string)
+}
+
+/// The name of a registered run, from the per-architecture table: a copy
+/// instead of formatting the configuration's name, which the fuzz targets
+/// did several times an input. None for a version outside the registry (a
+/// test double).
+pub fn registered_run_name(version: &str, c: &crate::config::Config) -> Option<&'static str> {
+    let table = RunTable::of(c.arch);
+    let i = table
+        .runs
+        .iter()
+        .position(|(v, rc)| v.name == version && rc == c)?;
+    Some(table.names[i].as_str())
+}
+
+fn format_run_name(version: &str, c: &crate::config::Config) -> String {
+    format!("{version}/{}", c.name())
 }
 
 /// The run that the binary form's selector byte picks, among one
@@ -910,7 +927,11 @@ impl RunTable {
         let slot = Arch::ALL.iter().position(|&a| a == arch).unwrap_or(0);
         TABLES[slot].get_or_init(|| {
             let runs = runs_for_arch(arch);
-            let names: Vec<String> = runs.iter().map(|(v, c)| run_name(v, c)).collect();
+            // Not run_name(), which looks names up in this table.
+            let names: Vec<String> = runs
+                .iter()
+                .map(|(v, c)| format_run_name(v.name, c))
+                .collect();
             let mut by_selector = [0u8; 256];
             for (s, pick) in by_selector.iter_mut().enumerate() {
                 // At most 256 runs per architecture (checked by a test).
