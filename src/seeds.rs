@@ -1415,10 +1415,27 @@ fn path_scenarios() -> Vec<(&'static str, Scenario)> {
     ]
 }
 
+/// How a cs_analysis input names its architecture
+/// ([`crate::targets::cs_analysis_arch`]).
+#[derive(Clone, Copy)]
+struct CsArch {
+    head_bits: u8,
+    variant: bool,
+}
+
+const CS_X86_64: CsArch = CsArch {
+    head_bits: 0,
+    variant: false,
+};
+const CS_ARM32: CsArch = CsArch {
+    head_bits: 3,
+    variant: false,
+};
+
 /// A cs_analysis input (see [`crate::targets::decode_cs_analysis`]).
 #[allow(clippy::too_many_arguments)]
 fn cs_input(
-    arch: u8,
+    arch: CsArch,
     entry: u8,
     len64: bool,
     segv_handler: bool,
@@ -1436,7 +1453,7 @@ fn cs_input(
 ) -> Vec<u8> {
     let head = (0u8..=255)
         .find(|h| {
-            h & 3 == arch
+            h & 3 == arch.head_bits
                 && (h >> 2) % crate::targets::ENTRIES.len() as u8 == entry
                 && (h & 0x40 != 0) == segv_handler
                 && (h & 0x80 != 0) == len64
@@ -1444,7 +1461,7 @@ fn cs_input(
         .unwrap_or(0);
     let mut w = Writer::default();
     w.u8(head);
-    w.u8(if straddle { 1 } else { 0 });
+    w.u8(u8::from(straddle) | if arch.variant { 8 } else { 0 });
     let st = |s: PageState| PageState::ALL.iter().position(|&p| p == s).unwrap_or(0) as u8;
     // states: bits 0-2 first page, 3-5 second page, 6-7 select.
     w.u8(match desc_state {
@@ -1484,7 +1501,31 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         "membarrier",
         "exception",
     ];
-    for (arch_i, arch) in [(0u8, "x86_64"), (2, "arm64"), (3, "arm32")] {
+    for (arch_i, arch) in [
+        (CS_X86_64, "x86_64"),
+        (
+            CsArch {
+                head_bits: 1,
+                variant: true,
+            },
+            "x86_64_la57",
+        ),
+        (
+            CsArch {
+                head_bits: 2,
+                variant: false,
+            },
+            "arm64",
+        ),
+        (
+            CsArch {
+                head_bits: 2,
+                variant: true,
+            },
+            "riscv64",
+        ),
+        (CS_ARM32, "arm32"),
+    ] {
         for (e, ename) in entries.iter().enumerate() {
             out.push((
                 format!("{arch}_{ename}_valid_inside"),
@@ -1512,7 +1553,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "valid_outside",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1532,7 +1573,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "rseq_cs_zero",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1552,7 +1593,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "version_inside",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1572,7 +1613,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "flags_inside",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1592,7 +1633,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "version_outside",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1612,7 +1653,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "bad_sig_inside",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1632,7 +1673,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "bad_sig_high_bits",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1652,7 +1693,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "bad_sig_signal_handler",
             cs_input(
-                0,
+                CS_X86_64,
                 3,
                 false,
                 true,
@@ -1672,7 +1713,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "abort_in_cs",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1692,7 +1733,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "abort_below_4",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1712,7 +1753,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "abort_task_size",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1732,7 +1773,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "start_task_size",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1752,7 +1793,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "wrap",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1772,7 +1813,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "ip_before_start",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1792,7 +1833,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "ip_at_end",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1812,7 +1853,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "rseq_cs_task_size",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1832,7 +1873,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "rseq_cs_hole",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1852,7 +1893,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "desc_not_present",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1872,7 +1913,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "desc_unmapped",
             cs_input(
-                0,
+                CS_X86_64,
                 1,
                 false,
                 false,
@@ -1892,7 +1933,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "desc_straddles_not_present",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1912,7 +1953,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "desc_straddles_unmapped",
             cs_input(
-                0,
+                CS_X86_64,
                 3,
                 false,
                 false,
@@ -1932,7 +1973,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "sig_not_present",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 false,
                 false,
@@ -1952,7 +1993,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "sig_prot_none",
             cs_input(
-                0,
+                CS_X86_64,
                 1,
                 false,
                 false,
@@ -1972,7 +2013,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "len64_valid_inside",
             cs_input(
-                0,
+                CS_X86_64,
                 0,
                 true,
                 false,
@@ -1992,7 +2033,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "len64_signal_inside",
             cs_input(
-                0,
+                CS_X86_64,
                 3,
                 true,
                 false,
@@ -2012,7 +2053,7 @@ fn cs_seeds() -> Vec<(String, Vec<u8>)> {
         (
             "arm32_wrap32",
             cs_input(
-                3,
+                CS_ARM32,
                 0,
                 false,
                 false,

@@ -202,22 +202,33 @@ fn val_minus(v: Val, d: i32) -> Val {
     }
 }
 
+/// The architecture of a cs_analysis input: bits 0-1 of the first byte,
+/// and bit 3 of the second (which the descriptor placement leaves free) for
+/// the second architecture of a pair: x86_64; x86_64 or x86_64 with 5-level
+/// paging (another TASK_SIZE); arm64 or riscv64 (another signature, generic
+/// entry, slice builds); arm32. Half the inputs stay x86_64.
+pub(crate) fn cs_analysis_arch(head: u8, placement: u8) -> abi::Arch {
+    let variant = placement & 8 != 0;
+    match (head & 3, variant) {
+        (1, true) => abi::Arch::X86_64La57,
+        (0 | 1, _) => abi::Arch::X86_64,
+        (2, false) => abi::Arch::Arm64,
+        (2, true) => abi::Arch::Riscv64,
+        _ => abi::Arch::Arm32,
+    }
+}
+
 /// The cs_analysis input: descriptor fields, IP, registered signature,
 /// the signature word, page states of the descriptor (which may straddle
 /// two pages) and of the signature, and the entry kind.
 pub fn decode_cs_analysis(data: &[u8]) -> Scenario {
     let mut r = Reader::new(data);
     let head = r.u8();
-    let arch = [
-        abi::Arch::X86_64,
-        abi::Arch::X86_64,
-        abi::Arch::Arm64,
-        abi::Arch::Arm32,
-    ][(head & 3) as usize];
     let entry = ENTRIES[(head >> 2) as usize % ENTRIES.len()];
     let len = if head & 0x80 != 0 { 64 } else { 32 };
     let sigsegv_handler = head & 0x40 != 0;
     let b = r.u8();
+    let arch = cs_analysis_arch(head, b);
     // Descriptor placement: on its page, or across the page end.
     let desc_off = if b & 1 == 0 {
         0

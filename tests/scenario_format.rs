@@ -686,3 +686,21 @@ fn adding_a_run_moves_only_the_selectors_it_wins_and_order_does_not_matter() {
         }
     }
 }
+
+#[test]
+fn cs_analysis_inputs_reach_every_architecture() {
+    // Every architecture has its own TASK_SIZE or signature, so the section
+    // analysis must meet each; the first two bytes choose it.
+    let mut seen = Vec::new();
+    for head in 0..=255u8 {
+        for placement in [0u8, 1, 8, 9] {
+            let s = rseq_fuzz::targets::decode_cs_analysis(&[head, placement]);
+            if !seen.contains(&s.arch) {
+                seen.push(s.arch);
+            }
+        }
+    }
+    for arch in Arch::ALL {
+        assert!(seen.contains(&arch), "no cs_analysis input is {arch:?}");
+    }
+}
