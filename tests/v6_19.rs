@@ -1883,7 +1883,7 @@ fn random_event(r: &mut Rng, c: &Config) -> Event {
 fn random_sequences_are_bounded_deterministic_and_panic_free() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let configs = (version().configs)();
-    assert_eq!(configs.len(), 12);
+    assert_eq!(configs.len(), 14);
     for c in configs {
         for _ in 0..150 {
             let n = 10 + rng.below(40) as usize;

@@ -841,9 +841,11 @@ fn every_decision_point_is_reached_and_asserted() {
 #[test]
 fn configs_are_the_issue_set() {
     let names: Vec<String> = (v().configs)().iter().map(|c| c.name()).collect();
-    assert_eq!(names.len(), 20);
+    assert_eq!(names.len(), 26);
     for n in [
         "x86_64+ge+gie+tifb+slice",
+        "x86_64-la57+ge+gie+tifb+slice",
+        "x86_64-la57+ge+gie+tifb+debug",
         "x86_64+ge+gie+tifb+slice-off",
         "x86_64+ge+gie+tifb",
         "riscv64+ge+gie+tifb",

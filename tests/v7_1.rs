@@ -770,7 +770,7 @@ fn configs_match_v7_0() {
     let a: Vec<String> = (v70().configs)().iter().map(|c| c.name()).collect();
     let b: Vec<String> = (v().configs)().iter().map(|c| c.name()).collect();
     assert_eq!(a, b);
-    assert!(b.len() <= 20);
+    assert_eq!(b.len(), 26);
 }
 
 #[test]

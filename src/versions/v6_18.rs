@@ -863,12 +863,7 @@ impl KernelVersion for V6_18 {
 
     fn configs() -> Vec<Config> {
         let mut v = Vec::new();
-        for arch in [
-            abi::Arch::X86_64,
-            abi::Arch::X86_64La57,
-            abi::Arch::Arm64,
-            abi::Arch::Arm32,
-        ] {
+        for arch in abi::Arch::ALL {
             for debug in [false, true] {
                 v.push(Config::native(arch, debug));
             }

@@ -1240,7 +1240,7 @@ impl KernelVersion for V6_19 {
 
     fn configs() -> Vec<Config> {
         let mut v = Vec::new();
-        for arch in [Arch::X86_64, Arch::Riscv64, Arch::Arm64, Arch::Arm32] {
+        for arch in Arch::ALL {
             for debug in [false, true] {
                 v.push(Config::native(arch, debug));
             }

@@ -1463,9 +1463,10 @@ impl KernelVersion for V7_0 {
         let mut v = Vec::new();
         for debug in [false, true] {
             // RSEQ_SLICE_EXTENSION depends on GENERIC_ENTRY and
-            // HAVE_GENERIC_TIF_BITS (and HIGH_RES_TIMERS): x86_64 and riscv64
-            // can build it; arm64 and arm32 cannot.
-            for arch in [Arch::X86_64, Arch::Riscv64] {
+            // HAVE_GENERIC_TIF_BITS (and HIGH_RES_TIMERS): x86_64 (with 4- or
+            // 5-level paging) and riscv64 can build it; arm64 and arm32
+            // cannot.
+            for arch in [Arch::X86_64, Arch::X86_64La57, Arch::Riscv64] {
                 let native = Config::native(arch, debug);
                 v.push(native.with_slice(true, true));
                 v.push(native.with_slice(true, false));
