@@ -63,10 +63,9 @@ pub fn pairs(runs: &[Run]) -> Vec<(usize, usize)> {
                 (version_rank(r.version), slice_match)
             });
         let Some((i, older)) = older else { continue };
-        let older_has_this_build = || {
-            crate::versions::find(older.version)
-                .is_some_and(|v| (v.configs)().contains(&new.config))
-        };
+        // From the run table, which lists every registered build once.
+        let older_has_this_build =
+            || crate::scenario::registered_run_name(older.version, &new.config).is_some();
         if older.config == new.config || !older_has_this_build() {
             out.push((i, j));
         }
