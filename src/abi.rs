@@ -85,9 +85,11 @@ pub const PR_RSEQ_SLICE_EXT_ENABLE: u32 = 1;
 /// errno values the modelled syscalls return (negated in return values).
 pub mod errno {
     pub const EPERM: i64 = 1;
+    pub const EINTR: i64 = 4;
     pub const ENXIO: i64 = 6;
     pub const EFAULT: i64 = 14;
     pub const EBUSY: i64 = 16;
+    pub const ENODEV: i64 = 19;
     pub const EINVAL: i64 = 22;
     pub const ENOSYS: i64 = 38;
     /// Kernel-internal ENOTSUPP (524), which leaks to user space from prctl.

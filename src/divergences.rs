@@ -543,6 +543,23 @@ fn diff_only_area_or_ip(c: &Ctx, ranges: &[Range<usize>]) -> bool {
 /// The registry. Ordered by version, then by spec §6 row.
 pub static REGISTRY: &[KnownDivergence] = &[
     // ---- v6.18 -> v6.19: "rseq: Optimize exit to user space" -------------
+    // First: the broader entries below would match these KVM_RUN windows
+    // with justifications about other paths.
+    KnownDivergence {
+        id: "r-kvm-pre-guest-work-leaves-rseq-to-the-exit",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "KVM's pre-guest work loop (kernel/entry/virt.c xfer_to_guest_mode_handle_work()) calls resume_user_mode_work(NULL) for TIF_NOTIFY_RESUME: legacy runs __rseq_handle_notify_resume() without registers, which rewrites the IDs at guest entry (and kills with force_sigsegv(0) when the area faults); the rework's __rseq_handle_slowpath() returns at once for NULL regs and leaves rseq's work to TIF_RSEQ, which is not guest-entry work, at the exit to user mode, where it runs only for an ID change. Only a program that clobbered the IDs or made its area inaccessible can tell",
+        applies: |c| {
+            c.nonconforming()
+                && c.old_obs().is_some_and(|o| {
+                    o.decisions
+                        .contains(&"__rseq_handle_notify_resume/regs_null")
+                })
+        },
+    },
     KnownDivergence {
         id: "r-ids-rewritten-only-when-changed",
         oracle: "differential",
@@ -684,7 +701,7 @@ pub static REGISTRY: &[KnownDivergence] = &[
         from: "v6.18",
         to: "v6.19",
         category: Category::IntendedOptimization,
-        justification: "legacy rseq_ip_fixup() returns before rseq_need_restart() when the IP is in no section, so the event bits a preemption, migration or signal set there stay set; the next notify-resume pass that finds the task inside a section (task_work, a failed execve, ...) aborts it for an event that happened outside. The rework has no event mask and evaluates a section only for the events of its own window. An abort is always allowed, so only the spurious one is gone. The same legacy pass rewrites IDs the program clobbered (r-ids-rewritten-only-when-changed), so those may differ at the same return",
+        justification: "legacy rseq_ip_fixup() returns before rseq_need_restart() when the IP is in no section, and KVM's pre-guest work runs the handler without registers and so without the fixup, so the event bits a preemption, migration or signal set there stay set; the next notify-resume pass that finds the task inside a section (task_work, a failed execve, ...) aborts it for an event that happened outside. The rework has no event mask and evaluates a section only for the events of its own window. An abort is always allowed, so only the spurious one is gone. The same legacy pass rewrites IDs the program clobbered (r-ids-rewritten-only-when-changed), so those may differ at the same return",
         applies: |c| {
             let quiet = c.window().is_some_and(|w| {
                 !w.preempted && !w.migrated && !w.membarrier && w.frames.is_empty()

@@ -95,6 +95,21 @@ pub enum Syscall {
     PrctlSlice { op: u32, arg: u32 },
     /// rseq_slice_yield() (v7.0+).
     SliceYield,
+    /// ioctl(vcpu_fd, KVM_RUN) from a vCPU thread (QEMU's have rseq
+    /// registered by glibc): the pre-guest work loop, then the guest runs
+    /// until a VM exit that returns to user space. Modelled where the path
+    /// was read from the kernel, x86_64 (see [`kvm_modelled`]); elsewhere
+    /// the call fails with ENODEV and runs nothing.
+    KvmRun,
+}
+
+/// Whether KVM_RUN is modelled on this architecture. The pre-guest work
+/// loop (kernel/entry/virt.c xfer_to_guest_mode_handle_work()) and
+/// rseq_virt_userspace_exit() were read for x86, which every release here
+/// builds with generic entry and generic TIF bits. arm32 has no KVM; arm64's
+/// and riscv64's guest entry were not checked.
+pub fn kvm_modelled(arch: abi::Arch) -> bool {
+    matches!(arch, abi::Arch::X86_64 | abi::Arch::X86_64La57)
 }
 
 /// A driver event: a kernel event or a user action.
@@ -133,6 +148,10 @@ pub enum Event {
     /// Return to user mode: syscall or interrupt exit work and the exit loop.
     /// An observation is taken afterwards.
     ExitToUser,
+    /// A vCPU thread inside KVM_RUN enters the guest again after a VM exit
+    /// the kernel handled (the pre-guest work loop runs again). Nothing
+    /// happens outside a modelled KVM_RUN.
+    GuestEntry,
     /// The user program stores bytes (sets rseq_cs, writes a descriptor,
     /// clobbers a read-only field). Another thread may do it while the task is
     /// in the kernel, so this does not return to user mode.
@@ -366,6 +385,15 @@ pub trait KernelVersion: 'static + Sized {
     fn irqentry_exit_to_user_mode(k: &mut Kctx<'_, Self>);
 
     /// prctl(PR_RSEQ_SLICE_EXTENSION, ...).
+    /// resume_user_mode_work(NULL) from the KVM pre-guest work loop, for
+    /// TIF_NOTIFY_RESUME: no user registers. The default only clears the bit.
+    fn resume_user_mode_work_for_guest(k: &mut Kctx<'_, Self>) {
+        k.clear_tif(tif::NOTIFY_RESUME);
+    }
+
+    /// rseq_virt_userspace_exit(), when KVM_RUN's vcpu_run returns (v6.19+).
+    fn rseq_virt_userspace_exit(_k: &mut Kctx<'_, Self>) {}
+
     fn prctl_slice(_k: &mut Kctx<'_, Self>, _op: u32, _arg: u32) -> i64 {
         -abi::errno::EINVAL
     }
@@ -591,6 +619,35 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
         V::switch_in(self);
     }
 
+    /// kernel/entry/virt.c xfer_to_guest_mode_handle_work(), the same in
+    /// every release here: before each guest entry, while any of
+    /// XFER_TO_GUEST_MODE_WORK is set (NEED_RESCHED, SIGPENDING,
+    /// NOTIFY_RESUME; never TIF_RSEQ), a pending signal ends KVM_RUN with
+    /// -EINTR (the signal is delivered at the syscall's exit), a reschedule
+    /// runs schedule(), and NOTIFY_RESUME runs resume_user_mode_work(NULL).
+    /// The flags are read again after each pass.
+    pub fn xfer_to_guest_mode_handle_work(&mut self) -> i64 {
+        const WORK: u32 = tif::NEED_RESCHED | tif::SIGPENDING | tif::NOTIFY_RESUME;
+        for _ in 0..EXIT_LOOP_BOUND {
+            let ti_work = self.task.tif & WORK;
+            if ti_work == 0 {
+                return 0;
+            }
+            if ti_work & tif::SIGPENDING != 0 {
+                return -abi::errno::EINTR;
+            }
+            if ti_work & tif::NEED_RESCHED != 0 {
+                self.schedule();
+            }
+            if ti_work & tif::NOTIFY_RESUME != 0 {
+                V::resume_user_mode_work_for_guest(self);
+            }
+        }
+        // Work raised on every pass: the liveness oracle's concern at the
+        // exit loop; here the guest is simply entered.
+        0
+    }
+
     /// arm32 (no GENERIC_IRQ_ENTRY) returns from a synchronous exception
     /// through ret_from_exception -> ret_to_user, which calls
     /// do_rseq_syscall() under CONFIG_DEBUG_RSEQ before the work loop, as a
@@ -800,6 +857,16 @@ impl<V: KernelVersion> Machine<V> {
         }
     }
 
+    /// The current task is inside a KVM_RUN that the model runs (not one
+    /// that failed with ENODEV), and still alive.
+    fn in_modelled_kvm_run(&self) -> bool {
+        let t = self.cur();
+        t.mode == Mode::Syscall
+            && t.fate == Fate::Running
+            && matches!(t.in_syscall, Some(Syscall::KvmRun))
+            && kvm_modelled(self.cfg.arch)
+    }
+
     fn ensure_kernel(&mut self) {
         if self.cur().mode == Mode::User {
             self.enter_interrupt();
@@ -844,8 +911,13 @@ impl<V: KernelVersion> Machine<V> {
         }
         let cur = self.current;
         let from_syscall = self.cur().mode == Mode::Syscall;
+        let leaving_kvm_run = self.in_modelled_kvm_run();
         self.with_task(cur, |k| {
             k.task.livelock = false;
+            // kvm_vcpu_ioctl(): vcpu_run has returned; then the syscall exit.
+            if leaving_kvm_run {
+                V::rseq_virt_userspace_exit(k);
+            }
             // Versions whose exit loop has no rseq business with
             // NEED_RESCHED reschedule first, as the top of their loop would.
             if !V::EXIT_LOOP_HANDLES_NEED_RESCHED && k.test_tif(tif::NEED_RESCHED) {
@@ -991,6 +1063,10 @@ impl<V: KernelVersion> Machine<V> {
             }
             Syscall::PrctlSlice { op, arg } => self.with_task(cur, |k| V::prctl_slice(k, op, arg)),
             Syscall::SliceYield => self.with_task(cur, |k| V::slice_yield(k)),
+            Syscall::KvmRun if kvm_modelled(self.cfg.arch) => {
+                self.with_task(cur, |k| k.xfer_to_guest_mode_handle_work())
+            }
+            Syscall::KvmRun => -abi::errno::ENODEV,
         };
         // A fork that follows the child has already set the child's value.
         if !matches!(
@@ -1166,6 +1242,17 @@ impl<V: KernelVersion> Model for Machine<V> {
                 self.cur_mut().tif |= tif::NOTIFY_RESUME;
             }
             Event::ExitToUser => self.exit_to_user(index),
+            Event::GuestEntry => {
+                // Only while KVM_RUN goes on: once it has failed (-EINTR),
+                // vcpu_run has returned and nothing enters the guest.
+                if self.in_modelled_kvm_run() && self.cur().syscall_ret == Some(0) {
+                    // A pending signal makes vcpu_run return -EINTR.
+                    let ret = self.with_task(cur, |k| k.xfer_to_guest_mode_handle_work());
+                    if ret != 0 {
+                        self.cur_mut().syscall_ret = Some(ret);
+                    }
+                }
+            }
             _ => self.user_action(index, event),
         }
     }

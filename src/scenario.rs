@@ -345,6 +345,8 @@ pub enum Step {
         arg: u32,
     },
     SliceYield,
+    /// ioctl(KVM_RUN) from a vCPU thread (x86_64 only; ENODEV elsewhere).
+    KvmRun,
     // Kernel events.
     Interrupt,
     /// A synchronous exception from user mode, handled without a signal.
@@ -364,6 +366,9 @@ pub enum Step {
     /// task_work_add() (or another set_notify_resume() caller) for the task.
     TaskWork,
     ExitToUser,
+    /// Inside KVM_RUN, the guest is entered again after a VM exit (the
+    /// pre-guest work runs again); nothing outside KVM_RUN.
+    GuestEntry,
     // User actions.
     /// Store 8 bytes at area + 8 (rseq_cs).
     SetRseqCs {
@@ -663,6 +668,8 @@ impl Scenario {
                 Event::Syscall(Syscall::PrctlSlice { op: *op, arg: *arg })
             }
             Step::SliceYield => Event::Syscall(Syscall::SliceYield),
+            Step::KvmRun => Event::Syscall(Syscall::KvmRun),
+            Step::GuestEntry => Event::GuestEntry,
             Step::Interrupt => Event::Interrupt,
             Step::Exception => Event::Exception,
             Step::SwitchOut => Event::SwitchOut,
@@ -1234,7 +1241,15 @@ fn dec_step(r: &mut Reader) -> Step {
             addr: dec_val(r),
             bytes: dec_bytes(r),
         },
-        22 | 23 => Step::SetIp { ip: dec_val(r) },
+        22 => Step::SetIp { ip: dec_val(r) },
+        // Was set_ip's second tag: KVM_RUN and the guest re-entry.
+        23 => {
+            if r.bool() {
+                Step::GuestEntry
+            } else {
+                Step::KvmRun
+            }
+        }
         24 => Step::SetHandler {
             sig: r.u8(),
             installed: r.bool(),
@@ -1294,6 +1309,14 @@ fn enc_step(w: &mut Writer, s: &Step) {
             enc_u32_choice(w, *arg, &[1, 0, 2]);
         }
         Step::SliceYield => w.u8(7),
+        Step::KvmRun => {
+            w.u8(23);
+            w.bool(false);
+        }
+        Step::GuestEntry => {
+            w.u8(23);
+            w.bool(true);
+        }
         Step::Interrupt => w.u8(8),
         Step::Exception => w.u8(9),
         Step::SwitchOut => w.u8(10),

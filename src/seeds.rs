@@ -78,30 +78,13 @@ fn pages(mut s: Scenario, p: Vec<(Val, PageState)>) -> Scenario {
 /// Decision points no seed scenario reaches, with the reason: (version,
 /// point, why). `tests/seed_coverage.rs` asserts that the seeds reach every
 /// other point of every version, and none of these.
-pub const UNREACHABLE_FROM_SCENARIOS: &[(&str, &str, &str)] = &[
-    (
-        "v6.18",
-        "__rseq_handle_notify_resume/pf_exiting",
-        "PF_EXITING: the handler never runs for a dead task in the machine \
+pub const UNREACHABLE_FROM_SCENARIOS: &[(&str, &str, &str)] = &[(
+    "v6.18",
+    "__rseq_handle_notify_resume/pf_exiting",
+    "PF_EXITING: the handler never runs for a dead task in the machine \
          (Machine::step ignores a killed task and the exit loop returns after \
          a fatal signal); only a direct call reaches it (tests/v6_18.rs direct_calls)",
-    ),
-    (
-        "v6.18",
-        "__rseq_handle_notify_resume/regs_null",
-        "NULL regs: only KVM's guest-entry work (xfer_to_guest_mode_work -> \
-         resume_user_mode_work(NULL)) calls the handler without user registers; \
-         the machine has no guest-entry event, so no step reaches it",
-    ),
-    (
-        "v6.18",
-        "rseq_update_cpu_node_id/validate_error",
-        "with regs, rseq_ip_fixup() first reads rseq_cs (U+8), which shares the \
-         32-aligned first 32 bytes, so one page, with the RO fields; hook events \
-         are atomic, so that read succeeding means the RO-field read succeeds; \
-         only the NULL-regs (KVM) call skips the fixup",
-    ),
-];
+)];
 
 /// Inside the section, one kernel entry `step` (no preemption), then the
 /// return to user mode.
@@ -951,6 +934,56 @@ fn grant() -> Vec<Step> {
 /// as seed scenarios (named after the path, or the spec §6 row).
 fn path_scenarios() -> Vec<(&'static str, Scenario)> {
     vec![
+        // ---- KVM_RUN (x86_64) ---------------------------------------------
+        (
+            // Migrated while in KVM_RUN: legacy's pre-guest pass writes the
+            // IDs with NULL regs (__rseq_handle_notify_resume/regs_null); the
+            // rework leaves them to TIF_RSEQ at the exit.
+            "kvm_run_migrated_before_guest_entry",
+            with(vec![
+                Step::KvmRun,
+                Step::SwitchOut,
+                Step::SwitchIn { cpu: 3, mm_cid: 1 },
+                Step::GuestEntry,
+                Step::ExitToUser,
+            ]),
+        ),
+        (
+            // The pre-guest pass leaves legacy's event bits set; task work
+            // later finds the task in a section and aborts it
+            // (r-no-stale-event-bit-abort).
+            "kvm_run_stale_event_bits_then_task_work_in_cs",
+            with(cat(vec![
+                vec![
+                    Step::KvmRun,
+                    Step::SwitchOut,
+                    Step::SwitchIn { cpu: 3, mm_cid: 1 },
+                    Step::GuestEntry,
+                    Step::ExitToUser,
+                ],
+                enter(),
+                vec![Step::TaskWork, Step::ExitToUser],
+            ])),
+        ),
+        (
+            // Another thread makes the area inaccessible during KVM_RUN:
+            // legacy's pre-guest pass faults (with CONFIG_DEBUG_RSEQ in
+            // rseq_validate_ro_fields(): rseq_update_cpu_node_id/
+            // validate_error, which no path with registers reaches) and
+            // kills; KVM_RUN returns -EINTR.
+            "kvm_run_area_inaccessible_at_guest_entry",
+            with(vec![
+                Step::KvmRun,
+                Step::Mprotect {
+                    addr: AREA,
+                    readable: false,
+                    writable: false,
+                },
+                Step::TaskWork,
+                Step::GuestEntry,
+                Step::ExitToUser,
+            ]),
+        ),
         // ---- v6.18 (legacy) ----------------------------------------------
         (
             // A failed execve raises TIF_NOTIFY_RESUME without an event: the

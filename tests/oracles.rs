@@ -1281,7 +1281,18 @@ fn registry_ranges_follow_the_registered_area() {
 /// Regression scenarios found by fuzzing whose divergence one registry entry
 /// explains: (file, entry, a fragment of the finding's message, the runs'
 /// releases, why).
-const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 26] = [
+const EXPLAINED_REGRESSIONS: [(&str, &str, &str, [&str; 2], &str); 27] = [
+    (
+        include_str!("scenarios/kvm_run_area_inaccessible_at_guest_entry.json"),
+        "r-kvm-pre-guest-work-leaves-rseq-to-the-exit",
+        "differs in fate, syscall return, kills",
+        ["v6.18/", "v6.19/"],
+        "another thread makes the area inaccessible during KVM_RUN: legacy's \
+         pre-guest pass faults and kills, KVM_RUN returns -EINTR; the rework \
+         does nothing at guest entry and nothing raised TIF_RSEQ, so it returns \
+         alive. Broader entries (r-no-cs-evaluation-without-user-irq) matched \
+         it first, with a justification about another path",
+    ),
     (
         include_str!("scenarios/arm32_exception_in_a_section_then_a_fatal_signal.json"),
         "rd-arm32-exception-return-runs-the-syscall-check",
@@ -1875,4 +1886,116 @@ fn fault_transparency_is_judged_past_an_explained_return() {
         "{}",
         explained[1]
     );
+}
+
+// ---- KVM_RUN --------------------------------------------------------------
+
+/// The user accesses a run's kernel made while handling event `step` (up to
+/// the next one), as (function, write?, address). Events 0 and 1 are the
+/// registration and its return, so scenario step i is event i + 2.
+fn accesses_in_step(run: &rseq_fuzz::runner::Run, step: usize) -> Vec<(&'static str, bool, u64)> {
+    use rseq_fuzz::mem::AccessKind;
+    use rseq_fuzz::trace::TraceEvent;
+    let mut inside = false;
+    let mut out = Vec::new();
+    for e in &run.trace.events {
+        match e {
+            TraceEvent::Step { index } => inside = *index == step,
+            TraceEvent::Access {
+                function,
+                addr,
+                kind,
+                ..
+            } if inside => out.push((*function, *kind == AccessKind::Write, *addr)),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn kvm_run_pre_guest_work_writes_ids_only_in_legacy() {
+    // Migrated inside KVM_RUN, then the guest is entered again (scenario
+    // step 3, event 5), then the exit (event 6).
+    let text = include_str!("../docs/examples/18-kvm-run.json");
+    let (s, report) = check_clean(text);
+    let area = s.layout.area;
+    for run in &report.runs {
+        let at_guest_entry = accesses_in_step(run, 5);
+        if run.version == "v6.18" {
+            // __rseq_handle_notify_resume(NULL regs): the four ID writes,
+            // and no look at rseq_cs (no fix-up without registers).
+            let writes: Vec<u64> = at_guest_entry
+                .iter()
+                .filter(|a| a.1)
+                .map(|a| a.2 - area)
+                .collect();
+            assert_eq!(writes, [0, 4, 20, 24], "{}", run.name());
+            assert!(
+                !at_guest_entry.iter().any(|a| a.2 == area + 8),
+                "{}: {at_guest_entry:?}",
+                run.name()
+            );
+        } else {
+            // The slow path returns for NULL regs; TIF_RSEQ waits for the exit.
+            assert!(
+                at_guest_entry.is_empty(),
+                "{}: {at_guest_entry:?}",
+                run.name()
+            );
+            let at_exit = accesses_in_step(run, 6);
+            assert!(
+                at_exit.iter().any(|a| a.1 && a.2 == area + 4),
+                "{}: the exit writes cpu_id: {at_exit:?}",
+                run.name()
+            );
+        }
+        // Every release shows the new CPU when KVM_RUN returns.
+        let o = &run.observations[1];
+        assert_eq!((o.cpu, o.syscall_ret), (3, Some(0)), "{}", run.name());
+        assert_eq!(o.area.as_ref().unwrap()[4], 3, "{}", run.name());
+    }
+}
+
+#[test]
+fn kvm_run_ends_with_eintr_for_a_signal_and_is_enodev_off_x86() {
+    let eintr = r#"{
+      "arch": "x86_64", "handlers": 1024,
+      "steps": [
+        { "step": "kvm_run" },
+        { "step": "signal", "sig": 10 },
+        { "step": "guest_entry" },
+        { "step": "task_work" },
+        { "step": "guest_entry" },
+        { "step": "exit_to_user" }
+      ]
+    }"#;
+    let (_, report) = check_clean(eintr);
+    for run in &report.runs {
+        let o = &run.observations[1];
+        assert_eq!(o.syscall_ret, Some(-abi::errno::EINTR), "{}", run.name());
+        // vcpu_run has returned: the second guest entry (event 6) runs no
+        // pre-guest work, so v6.18 writes nothing there, though task work
+        // is pending (its exit writes the IDs).
+        assert!(accesses_in_step(run, 6).is_empty(), "{}", run.name());
+    }
+    let arm64 = r#"{
+      "arch": "arm64",
+      "steps": [
+        { "step": "kvm_run" },
+        { "step": "task_work" },
+        { "step": "guest_entry" },
+        { "step": "exit_to_user" }
+      ]
+    }"#;
+    let (_, report) = check_clean(arm64);
+    for run in &report.runs {
+        assert_eq!(
+            run.observations[1].syscall_ret,
+            Some(-abi::errno::ENODEV),
+            "{}",
+            run.name()
+        );
+        assert!(accesses_in_step(run, 4).is_empty(), "{}", run.name());
+    }
 }

@@ -182,7 +182,7 @@ fn examples_pass_through_the_cli_and_convert_both_ways() {
 /// Every Step kind, by its JSON tag. `kind_index` matches exhaustively, so a
 /// new Step kind does not compile until it is listed here, and this test
 /// then fails until an example uses it.
-const KINDS: [&str; 29] = [
+const KINDS: [&str; 31] = [
     "rseq",
     "getpid",
     "sigreturn",
@@ -212,6 +212,8 @@ const KINDS: [&str; 29] = [
     "reclaim",
     "exception",
     "task_work",
+    "kvm_run",
+    "guest_entry",
 ];
 
 fn kind_index(s: &Step) -> usize {
@@ -245,6 +247,8 @@ fn kind_index(s: &Step) -> usize {
         Step::Reclaim { .. } => 26,
         Step::Exception => 27,
         Step::TaskWork => 28,
+        Step::KvmRun => 29,
+        Step::GuestEntry => 30,
     }
 }
 

@@ -847,6 +847,14 @@ pub fn exit_work_loop(k: &mut Kctx<'_, V6_18>) {
 }
 
 impl KernelVersion for V6_18 {
+    /// resume_user_mode_work(NULL) from KVM's pre-guest work loop: the
+    /// handler runs without user registers, so the IDs are written but the
+    /// section is not looked at, and the event mask is left as it is.
+    fn resume_user_mode_work_for_guest(k: &mut Kctx<'_, Self>) {
+        k.clear_tif(tif::NOTIFY_RESUME);
+        rseq_handle_notify_resume(k, None, false);
+    }
+
     const NAME: &'static str = "v6.18";
     const DESCRIPTION: &'static str =
         "legacy rseq (v6.18 and before): event mask, TIF_NOTIFY_RESUME handler, IDs rewritten on every notify";

@@ -757,26 +757,34 @@ fn rseq_exit_to_user_mode_restart(k: &mut K<'_>, ti_work: u32) -> bool {
 // The slow path (include/linux/rseq.h, kernel/rseq.c)
 // ---------------------------------------------------------------------------
 
-/// include/linux/rseq.h rseq_handle_slowpath(), from resume_user_mode_work().
-fn rseq_handle_slowpath(k: &mut K<'_>) {
+/// include/linux/rseq.h rseq_handle_slowpath(regs), from
+/// resume_user_mode_work(regs). `regs == false` is the NULL regs of KVM's
+/// pre-guest work loop.
+fn rseq_handle_slowpath(k: &mut K<'_>, regs: bool) {
     if ge(k) {
         if k.rseq.event.slowpath {
             k.decide(D::SlowGe);
-            __rseq_handle_slowpath(k);
+            __rseq_handle_slowpath(k, regs);
         } else {
             k.decide(D::SlowGeNone);
         }
     } else if k.rseq.event.sched_switch & k.rseq.event.has_rseq {
         k.decide(D::SlowLegacy);
-        __rseq_handle_slowpath(k);
+        __rseq_handle_slowpath(k, regs);
     }
     // else: TIF_NOTIFY_RESUME raised by something else (task work, ...),
     // which this machine does not model; nothing to do for rseq.
 }
 
-/// kernel/rseq.c __rseq_handle_slowpath(): `regs == NULL` (KVM's pre-guest
-/// work) is not modelled, so this always proceeds.
-fn __rseq_handle_slowpath(k: &mut K<'_>) {
+/// kernel/rseq.c __rseq_handle_slowpath(regs): with NULL regs (KVM's
+/// pre-guest work) it returns at once, leaving the events and TIF_RSEQ for
+/// the exit to user mode. No decision point: on x86, the one architecture
+/// whose KVM_RUN is modelled, the gate above is closed there (`slowpath` is
+/// set only inside an exit to user mode, which clears it).
+fn __rseq_handle_slowpath(k: &mut K<'_>, regs: bool) {
+    if !regs {
+        return;
+    }
     rseq_slowpath_update_usr(k);
 }
 
@@ -818,9 +826,20 @@ fn rseq_slowpath_update_usr(k: &mut K<'_>) {
 
 /// include/linux/resume_user_mode.h resume_user_mode_work(): clears
 /// TIF_NOTIFY_RESUME, then (after task work etc.) calls the rseq slow path.
-fn resume_user_mode_work(k: &mut K<'_>) {
+fn resume_user_mode_work(k: &mut K<'_>, regs: bool) {
     k.clear_tif(tif::NOTIFY_RESUME);
-    rseq_handle_slowpath(k);
+    rseq_handle_slowpath(k, regs);
+}
+
+/// include/linux/rseq.h rseq_virt_userspace_exit(), when KVM_RUN's vcpu_run
+/// returns: the pre-guest work cleared TIF_NOTIFY_RESUME without running
+/// rseq, so where that bit is also rseq's (no generic TIF bits) it is
+/// raised again for a pending switch event. With generic TIF bits, TIF_RSEQ
+/// is not guest-entry work and survives the loop: nothing to do.
+fn rseq_virt_userspace_exit(k: &mut K<'_>) {
+    if !tifb(k) && k.rseq.event.sched_switch {
+        rseq_raise_notify_resume(k);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -987,7 +1006,7 @@ fn __exit_to_user_mode_loop(k: &mut K<'_>, mut ti_work: u32, budget: &mut LoopBu
         }
         if ti_work & tif::NOTIFY_RESUME != 0 {
             k.decide(D::LoopNotifyResume);
-            resume_user_mode_work(k);
+            resume_user_mode_work(k, true);
         }
         ti_work = k.task.tif;
         if !budget.spend(k, delivered) {
@@ -1087,7 +1106,7 @@ fn do_work_pending(k: &mut K<'_>, mut flags: u32, work_mask: u32) {
             }
         } else {
             k.decide(D::ArmWorkNotify);
-            resume_user_mode_work(k);
+            resume_user_mode_work(k, true);
         }
         flags = k.task.tif;
         if flags & work_mask == 0 || !budget.spend(k, delivered) {
@@ -1224,6 +1243,15 @@ fn sys_rseq(k: &mut K<'_>, addr: u64, rseq_len: u32, flags: u32, sig: u32) -> i6
 // ---------------------------------------------------------------------------
 
 impl KernelVersion for V6_19 {
+    /// resume_user_mode_work(NULL) from KVM's pre-guest work loop.
+    fn resume_user_mode_work_for_guest(k: &mut K<'_>) {
+        resume_user_mode_work(k, false);
+    }
+
+    fn rseq_virt_userspace_exit(k: &mut K<'_>) {
+        rseq_virt_userspace_exit(k);
+    }
+
     const NAME: &'static str = "v6.19";
     const DESCRIPTION: &'static str =
         "rseq rework (exit-to-user fast path under pagefault_disable, slow path, TIF_RSEQ)";

@@ -389,8 +389,9 @@ fn rseq_reset(k: K) {
     *k.rseq = RseqData::default();
 }
 
-/// rseq_handle_slowpath(): invoked from resume_user_mode_work().
-fn rseq_handle_slowpath(k: K) {
+/// rseq_handle_slowpath(regs): invoked from resume_user_mode_work(regs);
+/// `regs == false` is the NULL regs of KVM's pre-guest work loop.
+fn rseq_handle_slowpath(k: K, regs: bool) {
     let ev = k.rseq.event;
     let run = if k.cfg.generic_entry {
         ev.slowpath
@@ -400,9 +401,14 @@ fn rseq_handle_slowpath(k: K) {
     };
     if run {
         k.decide(D::SlowGateRun);
-        // __rseq_handle_slowpath(): the NULL-regs (KVM) return is not
-        // modelled: every call here has user registers.
-        rseq_slowpath_update_usr(k);
+        // __rseq_handle_slowpath(): with NULL regs it returns at once,
+        // leaving the events and TIF_RSEQ for the exit to user mode. No
+        // decision point: on x86, the one architecture whose KVM_RUN is
+        // modelled, the gate is closed there (`slowpath` is set only inside
+        // an exit to user mode, which clears it).
+        if regs {
+            rseq_slowpath_update_usr(k);
+        }
     } else {
         k.decide(D::SlowGateSkip);
     }
@@ -1303,9 +1309,20 @@ fn sys_rseq_slice_yield(k: K) -> i64 {
 
 /// resume_user_mode_work(): clears TIF_NOTIFY_RESUME, then the rseq slow
 /// path (task work and the rest are not modelled).
-fn resume_user_mode_work(k: K) {
+fn resume_user_mode_work(k: K, regs: bool) {
     k.clear_tif(tif::NOTIFY_RESUME);
-    rseq_handle_slowpath(k);
+    rseq_handle_slowpath(k, regs);
+}
+
+/// rseq_virt_userspace_exit(), when KVM_RUN's vcpu_run returns: the
+/// pre-guest work cleared TIF_NOTIFY_RESUME without running rseq, so where
+/// that bit is also rseq's (no generic TIF bits) it is raised again for a
+/// pending switch event. With generic TIF bits, TIF_RSEQ is not guest-entry
+/// work and survives the loop.
+fn rseq_virt_userspace_exit(k: K) {
+    if !k.cfg.generic_tif_bits && k.rseq.event.sched_switch {
+        rseq_raise_notify_resume(k);
+    }
 }
 
 /// exit_to_user_mode_loop() (generic entry; arm32 has its own loop,
@@ -1337,7 +1354,7 @@ fn exit_to_user_mode_loop(k: K, mut ti_work: u32) {
                 }
             }
             if ti_work & tif::NOTIFY_RESUME != 0 {
-                resume_user_mode_work(k);
+                resume_user_mode_work(k, true);
             }
             ti_work = k.task.tif;
         }
@@ -1412,7 +1429,7 @@ fn do_work_pending(k: K, mut flags: u32, work_mask: u32) {
             }
         } else {
             k.decide(D::ArmWorkNotify);
-            resume_user_mode_work(k);
+            resume_user_mode_work(k, true);
         }
         flags = k.task.tif;
     }
@@ -1444,6 +1461,15 @@ fn is_arm64_legacy_exit(cfg: &Config) -> bool {
 }
 
 impl KernelVersion for V7_0 {
+    /// resume_user_mode_work(NULL) from KVM's pre-guest work loop.
+    fn resume_user_mode_work_for_guest(k: &mut Kctx<'_, Self>) {
+        resume_user_mode_work(k, false);
+    }
+
+    fn rseq_virt_userspace_exit(k: &mut Kctx<'_, Self>) {
+        rseq_virt_userspace_exit(k);
+    }
+
     const NAME: &'static str = "v7.0";
     const DESCRIPTION: &'static str =
         "v7.0: the v6.19 rework plus time-slice extensions (slice_ctrl at U+28, feature size 33)";
