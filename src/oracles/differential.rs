@@ -314,7 +314,12 @@ pub fn next_difference(
 /// carry past it, or None to stop comparing the pair. Only a difference in
 /// area bytes alone is carried; a different fate, IP, syscall return or
 /// kill changes what every later step does, so the comparison ends there as
-/// before.
+/// before. Nor is a difference carried when a kernel read one of its bytes
+/// in that window: it may have acted on the value and kept state the area
+/// does not show. (v7.0 read the program's slice request at U+28 and
+/// granted an extension that v7.1's legacy mode cannot; the difference was
+/// bytes 28 and 29 only, but the grant's timer later rescheduled the v7.0
+/// task alone.)
 pub fn carry_past(old: &Run, new: &Run, k: usize) -> Option<CarriedBytes> {
     let (a, b) = (old.observations.get(k)?, new.observations.get(k)?);
     let (Some(x), Some(y)) = (&a.area, &b.area) else {
@@ -329,8 +334,12 @@ pub fn carry_past(old: &Run, new: &Run, k: usize) -> Option<CarriedBytes> {
         .iter()
         .map(|&i| Some((i, *x.get(i)?, *y.get(i)?)))
         .collect::<Option<Vec<_>>>()?;
-    Some(CarriedBytes {
+    let carried = CarriedBytes {
         area_addr: a.area_addr,
         bytes,
-    })
+    };
+    if carried.read_in_window(old, k) || carried.read_in_window(new, k) {
+        return None;
+    }
+    Some(carried)
 }
