@@ -1246,6 +1246,12 @@ impl<V: KernelVersion> Model for Machine<V> {
                 // Only while KVM_RUN goes on: once it has failed (-EINTR),
                 // vcpu_run has returned and nothing enters the guest.
                 if self.in_modelled_kvm_run() && self.cur().syscall_ret == Some(0) {
+                    // Only a running task enters the guest: one that was
+                    // switched out comes back first, as for the exit.
+                    if !self.cur().on_cpu {
+                        let (cpu, cid) = (self.cur().cpu, self.cur().mm_cid);
+                        self.switch_in(cpu, cid);
+                    }
                     // A pending signal makes vcpu_run return -EINTR.
                     let ret = self.with_task(cur, |k| k.xfer_to_guest_mode_handle_work());
                     if ret != 0 {

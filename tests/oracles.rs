@@ -2026,3 +2026,19 @@ fn kvm_run_ends_with_eintr_for_a_signal_and_is_enodev_off_x86() {
         assert!(accesses_in_step(run, 4).is_empty(), "{}", run.name());
     }
 }
+
+#[test]
+fn a_switched_out_vcpu_thread_is_switched_in_before_the_guest_entry() {
+    // Regression (embedded engine on differential): KVM_RUN, switched out,
+    // then guest_entry. The pre-guest work ran for the switched-out task,
+    // consumed v6.18's TIF_NOTIFY_RESUME and wrote the old mm_cid (2); the
+    // switch-in after it moved the task to cid 0 with nothing left to write
+    // it, and the contract failed. A task enters the guest only running.
+    let text = include_str!("scenarios/guest_entry_while_switched_out.json");
+    let (_, report) = check_clean(text);
+    for run in &report.runs {
+        let o = &run.observations[1];
+        assert_eq!(o.mm_cid, 0, "{}", run.name());
+        assert_eq!(o.area.as_ref().expect("area")[24], 0, "{}", run.name());
+    }
+}
