@@ -581,6 +581,10 @@ fn cmd_explain(
                     outln!("      signal {sig} frame saves ip {saved_ip:#x}, handler entered")
                 }
                 TraceEvent::Death { sig } => outln!("      task dies of signal {sig}"),
+                TraceEvent::WorkLoopBound { function } => outln!(
+                    "      {function}() still has work after {} passes: livelock",
+                    crate::kernel::EXIT_LOOP_BOUND
+                ),
             }
         }
         for (k, o) in run.observations.iter().enumerate() {

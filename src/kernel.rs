@@ -33,8 +33,9 @@ pub fn cpu_to_node(cpu: u32) -> u32 {
     cpu / 2
 }
 
-/// The exit-to-user loop of a model gives up after this many iterations and
-/// reports a livelock (the liveness oracle fires on it).
+/// The exit-to-user loop of a model, and the KVM pre-guest work loop, give
+/// up after this many iterations and report a livelock (the liveness oracle
+/// fires on it).
 pub const EXIT_LOOP_BOUND: u32 = 16;
 
 /// Thread-info flags the models use.
@@ -308,6 +309,8 @@ pub struct Observation {
     /// Whether a SIGSEGV handler frame was set up since the last observation
     /// (a kill that a user handler caught).
     pub sigsegv_handled: bool,
+    /// The exit-to-user loop, or a work loop the window ran before it
+    /// ([`TraceEvent::WorkLoopBound`]), hit [`EXIT_LOOP_BOUND`].
     pub livelock: bool,
     /// Decision points taken since the last observation.
     pub decisions: Vec<&'static str>,
@@ -643,8 +646,12 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
                 V::resume_user_mode_work_for_guest(self);
             }
         }
-        // Work raised on every pass: the liveness oracle's concern at the
-        // exit loop; here the guest is simply entered.
+        // Work raised again on every pass: the kernel would never enter the
+        // guest. The model enters it, and the next return to user mode
+        // reports the livelock to the liveness oracle.
+        self.trace.push(TraceEvent::WorkLoopBound {
+            function: "xfer_to_guest_mode_handle_work",
+        });
         0
     }
 
@@ -948,11 +955,13 @@ impl<V: KernelVersion> Machine<V> {
                 .count(),
         );
         let mut sigsegv_handled = false;
+        let mut work_loop_bound = false;
         for e in events {
             match e {
                 TraceEvent::Kill { path } => kills.push(*path),
                 TraceEvent::Decision { point } => decisions.push(*point),
                 TraceEvent::SignalFrame { sig, .. } => sigsegv_handled |= *sig == sig::SIGSEGV,
+                TraceEvent::WorkLoopBound { .. } => work_loop_bound = true,
                 _ => {}
             }
         }
@@ -978,7 +987,7 @@ impl<V: KernelVersion> Machine<V> {
             syscall_ret: task.syscall_ret,
             kills,
             sigsegv_handled,
-            livelock: task.livelock,
+            livelock: task.livelock || work_loop_bound,
             decisions,
         };
         self.observations.push(obs);

@@ -78,6 +78,12 @@ pub enum TraceEvent {
     SignalFrame { sig: u8, saved_ip: u64 },
     /// The task died of the default action of `sig`.
     Death { sig: u8 },
+    /// A kernel work loop other than the exit-to-user loop (named by its
+    /// kernel function) still had work after
+    /// [`EXIT_LOOP_BOUND`](crate::kernel::EXIT_LOOP_BOUND) passes and gave
+    /// up. The observation of the next return says `livelock`, so the
+    /// liveness oracle reports it.
+    WorkLoopBound { function: &'static str },
 }
 
 /// How rseq code forces SIGSEGV on a task.

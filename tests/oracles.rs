@@ -26,6 +26,8 @@ const ABORT_OUTSIDE: u8 = 9;
 const NO_RESET: u8 = 10;
 const WRITE_AFTER_UNREGISTER: u8 = 11;
 const SIGRETURN_ABORTS: u8 = 12;
+/// The KVM pre-guest work loop never ends: NOTIFY_RESUME stays raised.
+const GUEST_LIVELOCK: u8 = 13;
 
 rseq_fuzz::decision_points! {
     pub enum D {
@@ -217,6 +219,16 @@ impl<const MODE: u8> KernelVersion for Double<MODE> {
     fn irqentry_exit_to_user_mode(k: &mut K<'_, MODE>) {
         Self::exit(k)
     }
+    fn syscall_entry(k: &mut K<'_, MODE>) {
+        if MODE == GUEST_LIVELOCK && matches!(k.task.in_syscall, Some(Syscall::KvmRun)) {
+            k.set_tif(tif::NOTIFY_RESUME);
+        }
+    }
+    fn resume_user_mode_work_for_guest(k: &mut K<'_, MODE>) {
+        if MODE != GUEST_LIVELOCK {
+            k.clear_tif(tif::NOTIFY_RESUME);
+        }
+    }
 }
 
 static CORRECT_E: VersionEntry = entry::<Double<CORRECT>>();
@@ -232,6 +244,7 @@ static ABORT_OUTSIDE_E: VersionEntry = entry::<Double<ABORT_OUTSIDE>>();
 static NO_RESET_E: VersionEntry = entry::<Double<NO_RESET>>();
 static WRITE_AFTER_UNREGISTER_E: VersionEntry = entry::<Double<WRITE_AFTER_UNREGISTER>>();
 static SIGRETURN_ABORTS_E: VersionEntry = entry::<Double<SIGRETURN_ABORTS>>();
+static GUEST_LIVELOCK_E: VersionEntry = entry::<Double<GUEST_LIVELOCK>>();
 
 fn x86() -> Config {
     Config::native(Arch::X86_64, false)
@@ -584,6 +597,25 @@ fn security_fires_on_a_write_outside_the_area() {
 #[test]
 fn liveness_fires_on_an_endless_exit_loop() {
     fired(&conforming_preempted_in_cs(), &LIVELOCK_E, "liveness");
+}
+
+#[test]
+fn liveness_fires_on_an_endless_pre_guest_work_loop() {
+    let kvm = Scenario {
+        steps: vec![Step::KvmRun, Step::ExitToUser],
+        ..Scenario::default()
+    };
+    let f = fired(&kvm, &GUEST_LIVELOCK_E, "liveness");
+    assert!(
+        f.message.contains("xfer_to_guest_mode_handle_work"),
+        "{}",
+        f.message
+    );
+    // The same scenario with a pre-guest pass that clears the bit ends.
+    assert!(findings(&kvm, vec![(&CORRECT_E, x86())]).is_empty());
+    // The exit loop's own livelock still names the exit loop.
+    let f = fired(&conforming_preempted_in_cs(), &LIVELOCK_E, "liveness");
+    assert!(f.message.contains("exit-to-user loop"), "{}", f.message);
 }
 
 #[test]
