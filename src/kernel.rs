@@ -98,19 +98,23 @@ pub enum Syscall {
     SliceYield,
     /// ioctl(vcpu_fd, KVM_RUN) from a vCPU thread (QEMU's have rseq
     /// registered by glibc): the pre-guest work loop, then the guest runs
-    /// until a VM exit that returns to user space. Modelled where the path
-    /// was read from the kernel, x86_64 (see [`kvm_modelled`]); elsewhere
-    /// the call fails with ENODEV and runs nothing.
+    /// until a VM exit that returns to user space. Modelled wherever the
+    /// architecture has a KVM host (see [`kvm_modelled`]); on arm32 the call fails with
+    /// ENODEV and runs nothing.
     KvmRun,
 }
 
-/// Whether KVM_RUN is modelled on this architecture. The pre-guest work
-/// loop (kernel/entry/virt.c xfer_to_guest_mode_handle_work()) and
-/// rseq_virt_userspace_exit() were read for x86, which every release here
-/// builds with generic entry and generic TIF bits. arm32 has no KVM; arm64's
-/// and riscv64's guest entry were not checked.
+/// Whether KVM_RUN is modelled on this architecture: every one with a KVM
+/// host. x86 (vcpu_run()), arm64 (kvm_arch_vcpu_ioctl_run(), on the generic
+/// loop since 6caa5812e2d1, v5.15) and riscv64 (kvm_arch_vcpu_ioctl_run(),
+/// since 9c00fbdd93a2, v6.1) all run the generic pre-guest work loop
+/// (kernel/entry/virt.c xfer_to_guest_mode_handle_work()), and
+/// kvm_vcpu_ioctl() (virt/kvm/kvm_main.c) calls rseq_virt_userspace_exit()
+/// for all of them. The call matters only where TIF_RSEQ is
+/// TIF_NOTIFY_RESUME: arm64, which has no generic TIF bits. 32-bit arm lost
+/// its KVM host support in v5.7 (541ad0150ca4), so there KVM_RUN fails.
 pub fn kvm_modelled(arch: abi::Arch) -> bool {
-    matches!(arch, abi::Arch::X86_64 | abi::Arch::X86_64La57)
+    !matches!(arch, abi::Arch::Arm32)
 }
 
 /// A driver event: a kernel event or a user action.

@@ -345,7 +345,7 @@ pub enum Step {
         arg: u32,
     },
     SliceYield,
-    /// ioctl(KVM_RUN) from a vCPU thread (x86_64 only; ENODEV elsewhere).
+    /// ioctl(KVM_RUN) from a vCPU thread (ENODEV on arm32, which has no KVM host).
     KvmRun,
     // Kernel events.
     Interrupt,

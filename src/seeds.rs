@@ -930,23 +930,45 @@ fn grant() -> Vec<Step> {
     ]
 }
 
+/// A vCPU thread migrated inside KVM_RUN, then the guest is entered again
+/// and KVM_RUN returns.
+fn kvm_run_migrated() -> Vec<Step> {
+    vec![
+        Step::KvmRun,
+        Step::SwitchOut,
+        Step::SwitchIn { cpu: 3, mm_cid: 1 },
+        Step::GuestEntry,
+        Step::ExitToUser,
+    ]
+}
+
 /// Kernel paths the model tests reach with Fixture-driven event sequences,
 /// as seed scenarios (named after the path, or the spec §6 row).
 fn path_scenarios() -> Vec<(&'static str, Scenario)> {
     vec![
-        // ---- KVM_RUN (x86_64) ---------------------------------------------
+        // ---- KVM_RUN --------------------------------------------------------
+        (
+            // arm64 (no generic TIF bits): migrated in KVM_RUN, the
+            // rework's pre-guest pass opens the slow path's gate and returns
+            // at once for NULL regs (__rseq_handle_slowpath/regs_null),
+            // clearing TIF_NOTIFY_RESUME, which is also TIF_RSEQ there;
+            // rseq_virt_userspace_exit() raises it again so that the exit
+            // writes the IDs.
+            "kvm_run_migrated_before_guest_entry_arm64",
+            on(Arch::Arm64, with(kvm_run_migrated())),
+        ),
+        (
+            // riscv64 (generic entry and TIF bits), as on x86_64: TIF_RSEQ
+            // is not guest-entry work and waits for the exit.
+            "kvm_run_migrated_before_guest_entry_riscv64",
+            on(Arch::Riscv64, with(kvm_run_migrated())),
+        ),
         (
             // Migrated while in KVM_RUN: legacy's pre-guest pass writes the
             // IDs with NULL regs (__rseq_handle_notify_resume/regs_null); the
             // rework leaves them to TIF_RSEQ at the exit.
             "kvm_run_migrated_before_guest_entry",
-            with(vec![
-                Step::KvmRun,
-                Step::SwitchOut,
-                Step::SwitchIn { cpu: 3, mm_cid: 1 },
-                Step::GuestEntry,
-                Step::ExitToUser,
-            ]),
+            with(kvm_run_migrated()),
         ),
         (
             // The pre-guest pass leaves legacy's event bits set; task work
@@ -954,13 +976,7 @@ fn path_scenarios() -> Vec<(&'static str, Scenario)> {
             // (r-no-stale-event-bit-abort).
             "kvm_run_stale_event_bits_then_task_work_in_cs",
             with(cat(vec![
-                vec![
-                    Step::KvmRun,
-                    Step::SwitchOut,
-                    Step::SwitchIn { cpu: 3, mm_cid: 1 },
-                    Step::GuestEntry,
-                    Step::ExitToUser,
-                ],
+                kvm_run_migrated(),
                 enter(),
                 vec![Step::TaskWork, Step::ExitToUser],
             ])),

@@ -1167,6 +1167,35 @@ fn row_26_arm64_no_user_irq() -> Vec<&'static str> {
     seen.done()
 }
 
+/// KVM_RUN on arm64 (no generic TIF bits, so TIF_RSEQ is
+/// TIF_NOTIFY_RESUME): a migration inside it opens the legacy gate of the
+/// pre-guest pass's rseq_handle_slowpath(NULL), which returns at once after
+/// resume_user_mode_work() cleared the bit. rseq_virt_userspace_exit()
+/// raises it again when vcpu_run returns, so the exit writes the IDs.
+fn kvm_run_arm64_retrigger_after_pre_guest_pass() -> Vec<&'static str> {
+    let mut seen = Seen::default();
+    for debug in [false, true] {
+        let mut f = reg(arm64(debug));
+        f.step(Event::Syscall(Syscall::KvmRun));
+        f.step(Event::SwitchOut);
+        f.step(Event::SwitchIn { cpu: 3, mm_cid: 1 });
+        let m = mark(&f);
+        f.step(Event::GuestEntry);
+        assert!(
+            writes_since(&f, m).is_empty(),
+            "no user access before the guest"
+        );
+        let pre_guest = decisions_since(&f, m);
+        assert!(pre_guest.contains(&"rseq_handle_slowpath/legacy_event_pending"));
+        assert!(pre_guest.contains(&"__rseq_handle_slowpath/regs_null"));
+        f.step(Event::ExitToUser);
+        assert_eq!(ids(&f), (3, 3, 1, 1), "written at the exit");
+        alive_no_kill(&f);
+        seen.add(&f);
+    }
+    seen.done()
+}
+
 /// Row 27 cannot be interleaved by this sequential machine (the IPI would
 /// have to land inside rseq_reset()); what it can show: an IPI right after
 /// the unregistration finds has_rseq clear and does nothing.
@@ -1717,6 +1746,7 @@ cases! {
     row_19_readonly_area,
     row_26_arm64_no_user_irq,
     row_27_ipi_after_unregister,
+    kvm_run_arm64_retrigger_after_pre_guest_pass,
     row_29_ro_field_modified,
     row_30_len_32_vs_64_same_behaviour,
     fork_cow_area_defers_then_slow_path_succeeds,

@@ -806,6 +806,10 @@ fn case_prctl(c: &mut Cov) {
     }
 }
 
+fn case_kvm_run_arm64(c: &mut Cov) {
+    kvm_run_arm64_retrigger(v(), 32, c);
+}
+
 const CASES: &[(&str, Case)] = &[
     ("register_errors", case_register_errors),
     ("register_writes", case_register_writes),
@@ -818,6 +822,7 @@ const CASES: &[(&str, Case)] = &[
     ("debug_validate_ids", case_debug_validate_ids),
     ("signals", case_signals),
     ("arch_classes", case_arch_classes),
+    ("kvm_run_arm64", case_kvm_run_arm64),
     ("exec_fork_membarrier", case_exec_fork_membarrier),
     ("arm32_work_loop", case_arm32_work_loop),
     ("livelock_bound", case_livelock_bound),

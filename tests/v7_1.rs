@@ -737,6 +737,12 @@ fn case_prctl(c: &mut Cov) {
     }
 }
 
+fn case_kvm_run_arm64(c: &mut Cov) {
+    for len in [LEG, OPT] {
+        kvm_run_arm64_retrigger(v(), len, c);
+    }
+}
+
 const CASES: &[(&str, Case)] = &[
     ("register_errors", case_register_errors),
     ("register_writes", case_register_writes),
@@ -747,6 +753,7 @@ const CASES: &[(&str, Case)] = &[
     ("debug", case_debug),
     ("signals", case_signals),
     ("arch_classes", case_arch_classes),
+    ("kvm_run_arm64", case_kvm_run_arm64),
     ("exec_membarrier", case_exec_membarrier),
     ("arm32_work_loop", case_arm32_work_loop),
     ("livelock_bound", case_livelock_bound),

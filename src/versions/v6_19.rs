@@ -128,6 +128,7 @@ crate::decision_points! {
         SlowGe = "rseq_handle_slowpath/ge_slowpath_flagged",
         SlowGeNone = "rseq_handle_slowpath/ge_no_slowpath",
         SlowLegacy = "rseq_handle_slowpath/legacy_event_pending",
+        SlowRegsNull = "__rseq_handle_slowpath/regs_null",
         SlowUpdated = "rseq_slowpath_update_usr/updated",
         SlowKill = "rseq_slowpath_update_usr/kill",
         // --- What the exit clears ----------------------------------------------------
@@ -777,12 +778,14 @@ fn rseq_handle_slowpath(k: &mut K<'_>, regs: bool) {
 }
 
 /// kernel/rseq.c __rseq_handle_slowpath(regs): with NULL regs (KVM's
-/// pre-guest work) it returns at once, leaving the events and TIF_RSEQ for
-/// the exit to user mode. No decision point: on x86, the one architecture
-/// whose KVM_RUN is modelled, the gate above is closed there (`slowpath` is
-/// set only inside an exit to user mode, which clears it).
+/// pre-guest work) it returns at once, leaving the events for the exit to
+/// user mode. Under generic entry (x86, riscv64) the gate above is closed
+/// there (`slowpath` is set only inside an exit to user mode, which clears
+/// it); on arm64 a switch event opens it, and rseq_virt_userspace_exit()
+/// must raise TIF_NOTIFY_RESUME again, which this pass cleared.
 fn __rseq_handle_slowpath(k: &mut K<'_>, regs: bool) {
     if !regs {
+        k.decide(D::SlowRegsNull);
         return;
     }
     rseq_slowpath_update_usr(k);

@@ -117,6 +117,7 @@ crate::decision_points! {
         // ---- slow path (rseq.h / kernel/rseq.c) ----
         SlowGateSkip = "rseq_handle_slowpath/not_needed",
         SlowGateRun = "rseq_handle_slowpath/run",
+        SlowRegsNull = "__rseq_handle_slowpath/regs_null",
         SlowFailed = "rseq_slowpath_update_usr/update_failed_force_sig",
         SlowOk = "rseq_slowpath_update_usr/ok",
         // ---- signal delivery ----
@@ -402,12 +403,15 @@ fn rseq_handle_slowpath(k: K, regs: bool) {
     if run {
         k.decide(D::SlowGateRun);
         // __rseq_handle_slowpath(): with NULL regs it returns at once,
-        // leaving the events and TIF_RSEQ for the exit to user mode. No
-        // decision point: on x86, the one architecture whose KVM_RUN is
-        // modelled, the gate is closed there (`slowpath` is set only inside
-        // an exit to user mode, which clears it).
+        // leaving the events for the exit to user mode. Under generic entry
+        // (x86, riscv64) the gate is closed there (`slowpath` is set only
+        // inside an exit to user mode, which clears it); on arm64 a switch
+        // event opens it, and rseq_virt_userspace_exit() must raise
+        // TIF_NOTIFY_RESUME again, which this pass cleared.
         if regs {
             rseq_slowpath_update_usr(k);
+        } else {
+            k.decide(D::SlowRegsNull);
         }
     } else {
         k.decide(D::SlowGateSkip);

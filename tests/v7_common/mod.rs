@@ -395,3 +395,41 @@ pub fn case_arm32_do_work_pending(v: &VersionEntry, len: u32, c: &mut Cov) {
         c.add(&f);
     }
 }
+
+/// KVM_RUN on arm64 (no generic TIF bits, so TIF_RSEQ is
+/// TIF_NOTIFY_RESUME): a migration inside it opens the legacy gate of the
+/// pre-guest pass's rseq_handle_slowpath(NULL), which returns at once
+/// (`__rseq_handle_slowpath/regs_null`) after resume_user_mode_work()
+/// cleared the bit. rseq_virt_userspace_exit() raises it again when vcpu_run
+/// returns, so the exit writes the new IDs; before it the area still shows
+/// the old ones.
+pub fn kvm_run_arm64_retrigger(v: &VersionEntry, len: u32, c: &mut Cov) {
+    let mut f = registered(v, arm64(false), len);
+    f.steps([
+        Event::Syscall(Syscall::KvmRun),
+        Event::SwitchOut,
+        Event::SwitchIn { cpu: 6, mm_cid: 1 },
+        Event::GuestEntry,
+    ]);
+    assert!(f.took("rseq_handle_slowpath/run"), "{} len {len}", v.name);
+    assert!(
+        f.took("__rseq_handle_slowpath/regs_null"),
+        "{} len {len}",
+        v.name
+    );
+    assert_eq!(
+        ids(&f),
+        ids_of(CPU0, CID0),
+        "{} len {len}: nothing written before the guest",
+        v.name
+    );
+    f.step(Event::ExitToUser);
+    assert_eq!(
+        ids(&f),
+        ids_of(6, 1),
+        "{} len {len}: written at the exit",
+        v.name
+    );
+    assert_eq!(f.model.current().fate, Fate::Running);
+    c.add(&f);
+}
