@@ -415,9 +415,13 @@ fn filter_runs(
     Ok(())
 }
 
+/// The target's oracles, for `run` and `explain`: unlike the fuzz targets,
+/// these describe explained divergences too (where the traces part, and
+/// which other registry entries match).
 fn options_for(target: &Target, strict: bool) -> Options {
     let mut o = (target.options)();
     o.strict |= strict;
+    o.describe_explained = true;
     o
 }
 
@@ -488,9 +492,10 @@ fn print_report(f: &Path, r: &Report) {
     }
     for f in &r.explained {
         outln!(
-            "  explained: {} [{}]",
+            "  explained: {} [{}{}]",
             f.panic_message(),
-            f.explained_by.unwrap_or("")
+            f.explained_by.unwrap_or(""),
+            also_matches(f)
         );
     }
     for f in &r.findings {
@@ -615,6 +620,12 @@ fn cmd_explain(
         {
             outln!("  {:?}: {}", d.category, d.justification);
         }
+        if !f.also_matches.is_empty() {
+            outln!(
+                "  also matched by (later in the registry): {}",
+                f.also_matches.join(", ")
+            );
+        }
     }
     for f in &report.findings {
         outln!("FINDING: {}", f.panic_message());
@@ -624,6 +635,16 @@ fn cmd_explain(
         Ok(0)
     } else {
         Ok(1)
+    }
+}
+
+/// "; also matches X, Y" for a candidate later registry entries explain
+/// too, else "".
+fn also_matches(f: &crate::oracles::Finding) -> String {
+    if f.also_matches.is_empty() {
+        String::new()
+    } else {
+        format!("; also matches {}", f.also_matches.join(", "))
     }
 }
 

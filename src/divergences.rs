@@ -250,6 +250,19 @@ impl<'a> Ctx<'a> {
                 if *addr < area || *addr >= area + 32)
         })
     }
+    /// The run read the 64-bit rseq_cs of its registered area in this
+    /// window and found a non-zero high word: on a 32-bit kernel the rework's
+    /// section routines then see only the low word.
+    pub fn read_rseq_cs_with_high_word(run: &Run, obs: usize) -> bool {
+        let Some(area) = run.observations.get(obs).and_then(|o| o.registration) else {
+            return false;
+        };
+        let field = area.addr.wrapping_add(crate::abi::rseq::RSEQ_CS);
+        Self::trace_window(run, obs).iter().any(|e| {
+            matches!(e, TraceEvent::Access { kind: AccessKind::Read, addr, width: 8, value: Some(v), .. }
+                if *addr == field && v >> 32 != 0)
+        })
+    }
     /// The exit fast path's slice_ctrl write (`rseq_exit_user_update()`,
     /// U+28 of the registered area) faulted in this window, so the exit went
     /// to the slow path.
@@ -574,6 +587,24 @@ pub static REGISTRY: &[KnownDivergence] = &[
         },
     },
     KnownDivergence {
+        id: "r-unregister-fault-kills",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "sys_rseq() unregistration: a fault in rseq_reset_ids() now raises force_sig(SIGSEGV) besides returning -EFAULT (spec §6 row 21)",
+        // Only where the newer run's rseq_reset_ids() failed and killed:
+        // before r-no-cs-evaluation-without-user-irq and
+        // rd-read-only-fields-enforced, which match the same kill on their
+        // own grounds (a nonconforming program, clobbered IDs) with a
+        // justification about another path.
+        applies: |c| {
+            c.rseq_call_in_window(true)
+                && c.new_obs()
+                    .is_some_and(|o| o.decisions.contains(&"rseq_reset_ids/kill"))
+        },
+    },
+    KnownDivergence {
         id: "r-no-cs-evaluation-without-user-irq",
         oracle: "differential",
         from: "v6.18",
@@ -596,6 +627,23 @@ pub static REGISTRY: &[KnownDivergence] = &[
         category: Category::IntendedOptimization,
         justification: "the ABI lets the kernel clear a non-zero rseq_cs lazily when the IP is outside the section (uapi comment on rseq_cs), and each release clears on different paths: legacy on every notify-resume (clear_rseq_cs()), the rework only when it evaluates the section, debug kernels also at syscall return (__rseq_debug_syscall_return()) (spec §6 rows 8, 14)",
         applies: |c| c.stale_rseq_cs_cleared_in_one() && diff_only_area(c, &[RSEQ_CS_BYTES]),
+    },
+    KnownDivergence {
+        id: "r-32bit-rseq-cs-truncated",
+        oracle: "differential",
+        from: "v6.18",
+        to: "v6.19",
+        category: Category::AbiViolatingProgram,
+        justification: "on a 32-bit kernel the rework reads rseq_cs as 64 bits but passes it to the section routines as unsigned long, dropping a non-zero high word; legacy rseq_get_rseq_cs_ptr_val() returned -EINVAL and killed (spec §4.13)",
+        // Before r-descriptor-validated-only-inside, which matches the same
+        // kill (an rseq_cs legacy rejects) without the truncation; and only
+        // with a high word the newer run read, not for any pointer legacy
+        // rejects on a 32-bit kernel (one at TASK_SIZE has none).
+        applies: |c| {
+            c.new.config.arch.word_bits() == 32
+                && c.broke("rseq-cs-not-user-address")
+                && Ctx::read_rseq_cs_with_high_word(c.new, c.obs)
+        },
     },
     KnownDivergence {
         id: "r-descriptor-validated-only-inside",
@@ -678,15 +726,6 @@ pub static REGISTRY: &[KnownDivergence] = &[
         },
     },
     KnownDivergence {
-        id: "r-32bit-rseq-cs-truncated",
-        oracle: "differential",
-        from: "v6.18",
-        to: "v6.19",
-        category: Category::AbiViolatingProgram,
-        justification: "on a 32-bit kernel the rework reads rseq_cs as 64 bits but passes it to the section routines as unsigned long, dropping a non-zero high word; legacy rseq_get_rseq_cs_ptr_val() returned -EINVAL and killed (spec §4.13)",
-        applies: |c| c.new.config.arch.word_bits() == 32 && c.broke("rseq-cs-not-user-address"),
-    },
-    KnownDivergence {
         id: "r-kill-by-force-sig-from-slow-path",
         oracle: "differential",
         from: "v6.18",
@@ -763,15 +802,6 @@ pub static REGISTRY: &[KnownDivergence] = &[
                 && diff_only_area(c, &IDS)
                 && c.new_obs().is_some_and(|o| o.fate != Fate::Running)
         },
-    },
-    KnownDivergence {
-        id: "r-unregister-fault-kills",
-        oracle: "differential",
-        from: "v6.18",
-        to: "v6.19",
-        category: Category::AbiViolatingProgram,
-        justification: "sys_rseq() unregistration: a fault in rseq_reset_ids() now raises force_sig(SIGSEGV) besides returning -EFAULT (spec §6 row 21)",
-        applies: |c| c.rseq_call_in_window(true) && c.broke("area-unmapped") || c.rseq_call_in_window(true) && c.nonconforming(),
     },
     KnownDivergence {
         id: "sigreturn-to-a-frame-saved-differently",
@@ -1132,19 +1162,23 @@ pub static REGISTRY: &[KnownDivergence] = &[
     },
 ];
 
-/// The id of the first entry that explains the candidate, if any.
-pub fn explain(c: &Ctx) -> Option<&'static str> {
+/// Every entry that explains the candidate, in registry order. The first
+/// is the one a finding names ([`explain`]); the others overlap it, which
+/// `rseq-fuzz explain` shows so that a justification that only happens to
+/// match is seen.
+pub fn matching<'c>(c: &'c Ctx<'c>) -> impl Iterator<Item = &'static KnownDivergence> + 'c {
     let version_ok = |pat: &str, v: Option<&str>| {
         pat == "*" || v == Some(pat) || (pat.is_empty() && v.is_none())
     };
-    REGISTRY
-        .iter()
-        .find(|d| {
-            (d.oracle == "*" || d.oracle == c.finding.oracle)
-                && (c.finding.oracle != "differential"
-                    || version_ok(d.from, c.old.map(|r| r.version)))
-                && version_ok(d.to, Some(c.new.version))
-                && (d.applies)(c)
-        })
-        .map(|d| d.id)
+    REGISTRY.iter().filter(move |d| {
+        (d.oracle == "*" || d.oracle == c.finding.oracle)
+            && (c.finding.oracle != "differential" || version_ok(d.from, c.old.map(|r| r.version)))
+            && version_ok(d.to, Some(c.new.version))
+            && (d.applies)(c)
+    })
+}
+
+/// The id of the first entry that explains the candidate, if any.
+pub fn explain(c: &Ctx) -> Option<&'static str> {
+    matching(c).next().map(|d| d.id)
 }

@@ -1686,6 +1686,7 @@ fn each_oracle_fails_with_its_own_message() {
             message: format!("why {oracle} failed"),
             first_divergence: None,
             explained_by: None,
+            also_matches: Vec::new(),
         };
         let panic = std::panic::catch_unwind(|| oracles::fail(&finding)).expect_err("must panic");
         let msg = panic.downcast_ref::<String>().expect("message");

@@ -54,6 +54,7 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<(Finding, usize)> {
                     message: msg,
                     first_divergence: None,
                     explained_by: None,
+                    also_matches: Vec::new(),
                 },
                 k,
             ));

@@ -63,6 +63,7 @@ pub fn compare_from(
             // Filled in by oracles::check once the registry has had its say.
             first_divergence: None,
             explained_by: None,
+            also_matches: Vec::new(),
         },
         k,
     ))

@@ -39,6 +39,7 @@ pub fn check(run: &Run) -> Vec<Finding> {
                 ),
                 first_divergence: None,
                 explained_by: None,
+                also_matches: Vec::new(),
             }
         })
         .collect()

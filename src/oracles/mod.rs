@@ -97,6 +97,11 @@ pub struct Finding {
     /// The known divergence that explains it (then it is not a finding
     /// unless strict).
     pub explained_by: Option<&'static str>,
+    /// Later registry entries that would explain it too (filled in only
+    /// with [`Options::describe_explained`]): an overlap to look at, since
+    /// only the first entry's justification is shown as the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_matches: Vec<&'static str>,
 }
 
 impl Finding {
@@ -267,13 +272,20 @@ pub fn check_runs(
     // where the runs part when nothing does (or when asked to).
     let judge = |f: &mut Finding, cand: &Candidate| {
         let ctx = cand.bind(&runs, &references, &lowered, f);
-        let explained_by = divergences::explain(&ctx);
+        // The fuzz targets stop at the first entry; the CLI lists them all.
+        let (explained_by, also_matches) = if opts.describe_explained {
+            let mut all = divergences::matching(&ctx).map(|d| d.id);
+            (all.next(), all.collect())
+        } else {
+            (divergences::explain(&ctx), Vec::new())
+        };
         let first = if explained_by.is_none() || opts.strict || opts.describe_explained {
             ctx.first_divergence()
         } else {
             None
         };
         f.explained_by = explained_by;
+        f.also_matches = also_matches;
         f.first_divergence = first;
     };
     let mut judged: Vec<Finding> = Vec::new();

@@ -60,6 +60,7 @@ fn write_while_unregistered(run: &Run, lowered: &Lowered) -> Option<Finding> {
                 ),
                 first_divergence: None,
                 explained_by: None,
+                also_matches: Vec::new(),
             });
         }
     }
@@ -107,6 +108,7 @@ fn check_trace(run: &Run, lowered: &Lowered) -> Vec<Finding> {
         message,
         first_divergence: None,
         explained_by: None,
+        also_matches: Vec::new(),
     };
     let mut step = 0;
     let mut step_start = 0;
