@@ -96,6 +96,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The known-divergence registry: its entries, or, given inputs (files
+    /// or directories), how often each entry is the first match and how
+    /// often it matches behind another.
+    Registry {
+        paths: Vec<PathBuf>,
+        /// Read binary inputs as this target's (default: from the directory name, else differential).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the seed corpora (corpus/TARGET/) from the named seed scenarios.
     Seed {
         #[arg(long, default_value = "corpus")]
@@ -209,6 +220,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Coverage { dirs, target, json } => {
             corpus::cmd_coverage(&dirs, target.as_deref(), json)
         }
+        Command::Registry {
+            paths,
+            target,
+            json,
+        } => cmd_registry(&paths, target.as_deref(), json),
         Command::Seed { out } => corpus::cmd_seed(&out),
         Command::Corpus { action } => match action {
             CorpusAction::Minimize {
@@ -636,6 +652,75 @@ fn cmd_explain(
     } else {
         Ok(1)
     }
+}
+
+fn cmd_registry(paths: &[PathBuf], target: Option<&str>, json: bool) -> Result<i32, String> {
+    use crate::divergences::{RegistryUse, REGISTRY};
+    if paths.is_empty() {
+        if json {
+            let list: Vec<_> = REGISTRY
+                .iter()
+                .map(|d| {
+                    serde_json::json!({"id": d.id, "oracle": d.oracle, "from": d.from, "to": d.to,
+                        "category": d.category, "justification": d.justification})
+                })
+                .collect();
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
+        } else {
+            for d in REGISTRY {
+                let versions = if d.from.is_empty() {
+                    d.to.to_string()
+                } else {
+                    format!("{} -> {}", d.from, d.to)
+                };
+                outln!("{}  [{}; {}; {:?}]", d.id, d.oracle, versions, d.category);
+                outln!("    {}", d.justification);
+            }
+        }
+        return Ok(0);
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            files.extend(corpus::input_files(p)?);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut usage = RegistryUse::default();
+    for f in &files {
+        let input = load_input(f, target)?;
+        let report = oracles::check(&input.scenario, &options_for(input.target, false))?;
+        usage.add(&report.explained);
+    }
+    usage.finish();
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&usage).unwrap_or_default()
+        );
+        return Ok(0);
+    }
+    outln!(
+        "{} inputs, {} explained candidates, {} of them matched by more than one entry",
+        usage.inputs,
+        usage.explained,
+        usage.overlapping
+    );
+    outln!("{:>7} {:>7}  entry", "first", "behind");
+    for e in &usage.entries {
+        outln!("{:>7} {:>7}  {}", e.first, e.also, e.id);
+    }
+    for id in usage.never_first() {
+        outln!("never the first match: {id}");
+    }
+    for (first, later, n) in &usage.overlaps {
+        outln!("overlap: {n} x {first}, then {later}");
+    }
+    Ok(0)
 }
 
 /// "; also matches X, Y" for a candidate later registry entries explain

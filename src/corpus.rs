@@ -38,7 +38,11 @@ pub fn input_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .filter(|p| p.is_file())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !name.starts_with('.') && !name.ends_with(".dict") && !name.ends_with(".options")
+            // Engines' side files and notes (a README) are no inputs.
+            !name.starts_with('.')
+                && !name.ends_with(".dict")
+                && !name.ends_with(".options")
+                && !name.ends_with(".md")
         })
         .collect();
     files.sort();

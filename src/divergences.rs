@@ -1105,6 +1105,8 @@ pub static REGISTRY: &[KnownDivergence] = &[
             // that differs comes from legacy mode looking at it.
             c.v2_legacy_mode()
                 && c.entered_by_syscall()
+                // Slice bits alone are v2-legacy-mode-no-slice-bits's.
+                && !diff_only_area(c, &[FLAGS_BYTES, SLICE_BYTES])
                 && c.old.is_some_and(|o| !Ctx::looked_at_cs(o, c.obs))
                 && (c.broke("syscall-in-cs")
                     || DESCRIPTOR_RULES.iter().any(|r| c.broke(r))
@@ -1181,4 +1183,94 @@ pub fn matching<'c>(c: &'c Ctx<'c>) -> impl Iterator<Item = &'static KnownDiverg
 /// The id of the first entry that explains the candidate, if any.
 pub fn explain(c: &Ctx) -> Option<&'static str> {
     matching(c).next().map(|d| d.id)
+}
+
+/// How a set of checked inputs uses the registry: per entry, how often it
+/// is the first match (the reason a finding names) and how often a later
+/// match behind another entry. `rseq-fuzz registry DIR...` prints it; an
+/// entry that is never first is dead or shadowed.
+#[derive(Clone, Debug, Serialize)]
+pub struct RegistryUse {
+    pub inputs: usize,
+    /// Explained candidate findings.
+    pub explained: usize,
+    /// Of those, the ones more than one entry matches.
+    pub overlapping: usize,
+    /// In registry order.
+    pub entries: Vec<EntryUse>,
+    /// (first entry, later entry, candidates), most frequent first after
+    /// [`RegistryUse::finish`].
+    pub overlaps: Vec<(&'static str, &'static str, usize)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EntryUse {
+    pub id: &'static str,
+    pub first: usize,
+    pub also: usize,
+}
+
+impl Default for RegistryUse {
+    fn default() -> Self {
+        RegistryUse {
+            inputs: 0,
+            explained: 0,
+            overlapping: 0,
+            entries: REGISTRY
+                .iter()
+                .map(|d| EntryUse {
+                    id: d.id,
+                    first: 0,
+                    also: 0,
+                })
+                .collect(),
+            overlaps: Vec::new(),
+        }
+    }
+}
+
+impl RegistryUse {
+    /// Count one input's explained candidates (checked with
+    /// `describe_explained`, so that the later matches are listed).
+    pub fn add(&mut self, explained: &[Finding]) {
+        self.inputs += 1;
+        for f in explained {
+            let Some(first) = f.explained_by else {
+                continue;
+            };
+            self.explained += 1;
+            self.overlapping += usize::from(!f.also_matches.is_empty());
+            if let Some(e) = self.entries.iter_mut().find(|e| e.id == first) {
+                e.first += 1;
+            }
+            for &later in &f.also_matches {
+                if let Some(e) = self.entries.iter_mut().find(|e| e.id == later) {
+                    e.also += 1;
+                }
+                match self
+                    .overlaps
+                    .iter_mut()
+                    .find(|(a, b, _)| *a == first && *b == later)
+                {
+                    Some(o) => o.2 += 1,
+                    None => self.overlaps.push((first, later, 1)),
+                }
+            }
+        }
+    }
+
+    /// Sort the overlaps, most frequent first (ties by name).
+    pub fn finish(&mut self) {
+        self.overlaps
+            .sort_by(|x, y| y.2.cmp(&x.2).then(x.0.cmp(y.0)).then(x.1.cmp(y.1)));
+    }
+
+    /// The entries no input had as its first match.
+    pub fn never_first(&self) -> Vec<&'static str> {
+        self.entries
+            .iter()
+            .filter(|e| e.first == 0)
+            .map(|e| e.id)
+            .collect()
+    }
 }

@@ -11,7 +11,7 @@
 //! (docs/examples/). An entry none of those reach has a witness of its own
 //! in tests/registry_witnesses/, named after the entry.
 
-use rseq_fuzz::divergences::REGISTRY;
+use rseq_fuzz::divergences::{RegistryUse, REGISTRY};
 use rseq_fuzz::oracles::{self, Options};
 use rseq_fuzz::scenario::Scenario;
 use rseq_fuzz::targets::TARGETS;
@@ -37,18 +37,12 @@ fn json_scenario(path: &Path) -> Scenario {
     Scenario::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Every oracle, with explained divergences kept apart (not strict).
-fn explained_by(s: &Scenario) -> Vec<&'static str> {
-    let opts = Options {
-        describe_explained: false,
-        ..Options::default()
-    };
-    let report = oracles::check(s, &opts).expect("check");
-    report
+/// Every oracle, with explained divergences kept apart (not strict) and the
+/// later matching entries listed.
+fn explained(s: &Scenario) -> Vec<oracles::Finding> {
+    oracles::check(s, &Options::default())
+        .expect("check")
         .explained
-        .iter()
-        .filter_map(|f| f.explained_by)
-        .collect()
 }
 
 #[test]
@@ -57,13 +51,11 @@ fn explained_by(s: &Scenario) -> Vec<&'static str> {
     ignore = "the canary model changes what the registry is asked to explain"
 )]
 fn every_registry_entry_is_the_first_match_for_a_committed_input() {
-    let mut seen: Vec<&'static str> = Vec::new();
-    let mut inputs = 0;
+    let mut usage = RegistryUse::default();
     for t in TARGETS {
         for f in files(&root().join("corpus").join(t.name)) {
             let data = std::fs::read(&f).expect("read corpus file");
-            seen.extend(explained_by(&(t.decode)(&data)));
-            inputs += 1;
+            usage.add(&explained(&(t.decode)(&data)));
         }
     }
     for dir in [
@@ -73,25 +65,60 @@ fn every_registry_entry_is_the_first_match_for_a_committed_input() {
     ] {
         for f in files(&root().join(dir)) {
             if f.extension().is_some_and(|e| e == "json") {
-                seen.extend(explained_by(&json_scenario(&f)));
-                inputs += 1;
+                usage.add(&explained(&json_scenario(&f)));
             }
         }
     }
     // The seeds alone are several hundred; fewer means a directory moved.
-    assert!(inputs > 500, "only {inputs} committed inputs found");
-    let never_first: Vec<&str> = REGISTRY
-        .iter()
-        .map(|d| d.id)
-        .filter(|id| !seen.contains(id))
-        .collect();
     assert!(
-        never_first.is_empty(),
+        usage.inputs > 500,
+        "only {} committed inputs found",
+        usage.inputs
+    );
+    assert!(
+        usage.never_first().is_empty(),
         "registry entries that explain no committed input as the first match \
          (add a witness to tests/registry_witnesses/, or narrow the entry that \
-         shadows it):\n  {}",
-        never_first.join("\n  ")
+         shadows it; `rseq-fuzz registry corpus/* tests/scenarios` shows the \
+         overlaps):\n  {}",
+        usage.never_first().join("\n  ")
     );
+    // Overlaps are listed and counted consistently.
+    let behind: usize = usage.entries.iter().map(|e| e.also).sum();
+    let listed: usize = usage.overlaps.iter().map(|o| o.2).sum();
+    assert_eq!(behind, listed);
+    assert!(usage.overlapping <= usage.explained && usage.overlapping <= behind);
+}
+
+#[test]
+fn registry_use_counts_first_and_later_matches() {
+    let finding = |first: &'static str, also: Vec<&'static str>| oracles::Finding {
+        oracle: "differential",
+        runs: Vec::new(),
+        step: 0,
+        message: String::new(),
+        first_divergence: None,
+        explained_by: Some(first),
+        also_matches: also,
+    };
+    let (a, b, c) = (REGISTRY[0].id, REGISTRY[1].id, REGISTRY[2].id);
+    let mut usage = RegistryUse::default();
+    usage.add(&[finding(a, vec![b, c]), finding(a, vec![c])]);
+    usage.add(&[finding(b, Vec::new())]);
+    usage.finish();
+    assert_eq!(
+        (usage.inputs, usage.explained, usage.overlapping),
+        (2, 3, 2)
+    );
+    let count = |id: &str| {
+        let e = usage.entries.iter().find(|e| e.id == id).expect("entry");
+        (e.first, e.also)
+    };
+    assert_eq!(count(a), (2, 0));
+    assert_eq!(count(b), (1, 1));
+    assert_eq!(count(c), (0, 2));
+    assert_eq!(usage.overlaps[0], (a, c, 2), "most frequent first");
+    assert!(usage.never_first().contains(&c) && !usage.never_first().contains(&a));
 }
 
 #[test]
@@ -140,4 +167,45 @@ fn registry_ids_are_unique() {
     let before = ids.len();
     ids.dedup();
     assert_eq!(before, ids.len(), "a registry id is used twice");
+}
+
+#[test]
+#[cfg_attr(
+    feature = "canary",
+    ignore = "the canary model changes what the registry is asked to explain"
+)]
+fn registry_command_counts_the_witnesses_and_rejects_bad_paths() {
+    use std::process::Command;
+    let bin = env!("CARGO_BIN_EXE_rseq-fuzz");
+    let out = Command::new(bin)
+        .arg("registry")
+        .arg(root().join("tests/registry_witnesses"))
+        .output()
+        .expect("run rseq-fuzz registry");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("4 inputs,"), "{text}");
+    // Each witness's entry is counted as a first match.
+    for f in files(&root().join("tests/registry_witnesses")) {
+        if f.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let id = f.file_stem().and_then(|s| s.to_str()).expect("name");
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().nth(2) == Some(id))
+            .unwrap_or_else(|| panic!("no line for {id}:\n{text}"));
+        let first: usize = line
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("count");
+        assert!(first > 0, "{line}");
+    }
+    let bad = Command::new(bin)
+        .args(["registry", "/nonexistent/rseq-fuzz-input"])
+        .output()
+        .expect("run rseq-fuzz registry");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read"));
 }
