@@ -134,6 +134,10 @@ pub enum Command {
         /// Run this many cases (cycling through the list).
         #[arg(long)]
         count: Option<usize>,
+        /// Compare with this model (e.g. v6.19) instead of the one the
+        /// host's release number names: a kernel with the rework backported.
+        #[arg(long)]
+        model: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -241,9 +245,17 @@ pub fn run(cli: Cli) -> i32 {
                 strict,
             } => corpus::cmd_tmin(&file, out.as_deref(), target.as_deref(), strict),
         },
-        Command::Live { cases, count, json } => {
-            Ok(crate::live::cli_live(cases.as_deref(), count, json))
-        }
+        Command::Live {
+            cases,
+            count,
+            model,
+            json,
+        } => Ok(crate::live::cli_live(
+            cases.as_deref(),
+            count,
+            model.as_deref(),
+            json,
+        )),
         Command::Fuzz(args) => Ok(crate::engine::cli_fuzz(&args)),
         Command::Dict { out } => Ok(crate::engine::cli_dict(out.as_deref())),
     };

@@ -277,7 +277,17 @@ pub struct ModelChoice {
 impl ModelChoice {
     /// The model of the host's version, configured like the host.
     pub fn host(layout: &Layout) -> ModelChoice {
-        let name = model_name_for_release(&host_release()).unwrap_or("v6.18");
+        Self::named(
+            layout,
+            model_name_for_release(&host_release()).unwrap_or("v6.18"),
+        )
+    }
+
+    /// The model `name` (a registry name), configured like the host: for a
+    /// kernel whose release number does not tell its rseq code (a
+    /// distribution kernel with the rework backported, a tree between
+    /// releases).
+    pub fn named(layout: &Layout, name: &str) -> ModelChoice {
         let arch = if layout.task_size == Arch::X86_64La57.task_size() {
             Arch::X86_64La57
         } else {
@@ -451,7 +461,18 @@ fn per_s(n: usize, t: Duration) -> f64 {
 /// version. Exit 0 when everything agrees (or there is nothing to compare
 /// with), 1 on a disagreement that survives re-runs or a harness error, 2 on
 /// bad input.
-pub fn cli_live(cases_file: Option<&Path>, count: Option<usize>, json: bool) -> i32 {
+pub fn cli_live(
+    cases_file: Option<&Path>,
+    count: Option<usize>,
+    model: Option<&str>,
+    json: bool,
+) -> i32 {
+    if let Some(name) = model {
+        if versions::find(name).is_none() {
+            eprintln!("rseq-fuzz live: unknown model '{name}' (see `rseq-fuzz versions`)");
+            return 2;
+        }
+    }
     let (cases, expects): (Vec<LiveCase>, Vec<Option<suite::Expect>>) = match cases_file {
         Some(path) => match load_cases(path) {
             Ok(c) => {
@@ -476,7 +497,10 @@ pub fn cli_live(cases_file: Option<&Path>, count: Option<usize>, json: bool) -> 
         }
     };
     let layout = h.layout().clone();
-    let choice = ModelChoice::host(&layout);
+    let choice = match model {
+        Some(name) => ModelChoice::named(&layout, name),
+        None => ModelChoice::host(&layout),
+    };
     let total = if cases.is_empty() {
         0
     } else {

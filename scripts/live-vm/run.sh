@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Run the live-kernel suite (`rseq-fuzz live`) on another kernel than the
+# host's: boot KERNEL in a QEMU virtual machine whose initramfs holds only
+# busybox and rseq-fuzz, run the suite there against the model of that
+# kernel's release (v6.18 up to 6.18, then v6.19, v7.0, v7.1), print the
+# report and exit with its code.
+#
+# This is how a kernel developer checks a kernel they built (say a v7.1
+# tree with a change to include/linux/rseq_entry.h) against the model,
+# without booting it on the machine: `scripts/live-vm/run.sh --kernel
+# arch/x86/boot/bzImage --config .config`.
+#
+# Usage: scripts/live-vm/run.sh --kernel BZIMAGE [--config KCONFIG]
+#          [--cpus N] [--mem MB] [--timeout S] [-- LIVE-ARGS...]
+#   --kernel   an x86_64 kernel image (bzImage, or a distribution's vmlinuz)
+#              built with CONFIG_RSEQ, CONFIG_BLK_DEV_INITRD, CONFIG_DEVTMPFS
+#              and a serial console (CONFIG_SERIAL_8250_CONSOLE)
+#   --config   the kernel's .config: CONFIG_DEBUG_RSEQ=y there selects the
+#              model's debug configuration (else, /proc/config.gz if built in)
+#   --cpus     virtual CPUs (default 2: the migration cases need two)
+#   LIVE-ARGS  passed to `rseq-fuzz live` (default: the built-in suite)
+#
+# Needs qemu-system-x86_64, a static busybox and cpio (Debian:
+# `apt-get install qemu-system-x86 busybox-static cpio`); uses KVM when
+# /dev/kvm is there and can run the kernel, else TCG (LIVE_VM_ACCEL=tcg
+# forces it; LIVE_VM_CPU picks the CPU model, default `max`, which has
+# 5-level paging: `max,-la57` for 4-level). scripts/live-vm/debian-kernel.sh
+# fetches a Debian kernel to try it with. `-- --model v6.19` compares with
+# another model than the release number names (a backport). Exit codes: the
+# suite's (0 every case agrees, 1 a disagreement), 2 on usage or a missing
+# tool, 3 when the machine did not report a result (boot failure, timeout).
+set -euo pipefail
+
+kernel=""
+kconfig=""
+cpus=2
+mem=512
+timeout_s=600
+live_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kernel) kernel="$2"; shift 2 ;;
+    --config) kconfig="$2"; shift 2 ;;
+    --cpus) cpus="$2"; shift 2 ;;
+    --mem) mem="$2"; shift 2 ;;
+    --timeout) timeout_s="$2"; shift 2 ;;
+    --) shift; live_args=("$@"); break ;;
+    *) echo "usage: $0 --kernel BZIMAGE [--config KCONFIG] [--cpus N] [--mem MB] [--timeout S] [-- LIVE-ARGS...]" >&2; exit 2 ;;
+  esac
+done
+[ -n "$kernel" ] && [ -f "$kernel" ] || { echo "live-vm: --kernel FILE is required" >&2; exit 2; }
+[ -z "$kconfig" ] || [ -f "$kconfig" ] || { echo "live-vm: no config file $kconfig" >&2; exit 2; }
+for tool in qemu-system-x86_64 cpio; do
+  command -v "$tool" >/dev/null || { echo "live-vm: $tool is missing (apt-get install qemu-system-x86 busybox-static cpio)" >&2; exit 2; }
+done
+busybox="$(command -v busybox || true)"
+if [ -z "$busybox" ] || ! file -L "$busybox" 2>/dev/null | grep -q "statically linked"; then
+  busybox=/bin/busybox
+  [ -x "$busybox" ] || { echo "live-vm: a static busybox is missing (apt-get install busybox-static)" >&2; exit 2; }
+fi
+
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+bin="${RSEQ_FUZZ_BIN:-}"
+if [ -z "$bin" ]; then
+  (cd "$repo" && cargo build --release --quiet)
+  bin="$repo/target/release/rseq-fuzz"
+fi
+
+work="$(mktemp -d /tmp/rseq-live-vm.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+root="$work/root"
+mkdir -p "$root"/{bin,proc,sys,dev,boot,tmp}
+
+# busybox and the applets init uses.
+cp "$busybox" "$root/bin/busybox"
+for applet in sh mount cat cp uname nproc poweroff sync; do
+  ln -s busybox "$root/bin/$applet"
+done
+# rseq-fuzz and the shared libraries it loads (glibc registers rseq for it,
+# as on the host), at the paths the dynamic loader looks them up.
+cp "$bin" "$root/rseq-fuzz"
+ldd "$bin" | awk '/=>/ { print $3 } /^\t\// { print $1 }' | while read -r lib; do
+  [ -f "$lib" ] || continue
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+[ -z "$kconfig" ] || cp "$kconfig" "$root/kconfig"
+
+# The suite's arguments, one per line, so that no shell quoting is needed.
+printf '%s\n' "${live_args[@]}" > "$root/live-args"
+cat > "$root/init" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+# rseq-fuzz reads the configuration where a distribution keeps it.
+[ -f /kconfig ] && cp /kconfig "/boot/config-$(uname -r)"
+set --
+while IFS= read -r a; do [ -n "$a" ] && set -- "$@" "$a"; done < /live-args
+echo "=== live-vm: $(uname -r), $(nproc) CPUs"
+/rseq-fuzz live "$@"
+echo "=== live-vm: exit $?"
+sync
+poweroff -f
+EOF
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.gz"
+
+log="$work/console.log"
+# boot ACCEL: run the machine, print its console, leave it in $log.
+boot() {
+  local accel=(-accel "$1" -cpu "${LIVE_VM_CPU:-max}")
+  echo "live-vm: booting $(basename "$kernel") with $cpus CPUs ($1)" >&2
+  # In a subshell, so that a QEMU that aborts is reported into the log.
+  (timeout "$timeout_s" qemu-system-x86_64 "${accel[@]}" -smp "$cpus" -m "$mem" \
+    -kernel "$kernel" -initrd "$work/initramfs.gz" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1" \
+    -nographic -no-reboot -monitor none -serial stdio </dev/null) 2>&1 | tr -d '\r' | tee "$log" || true
+}
+result() { sed -n 's/^=== live-vm: exit \([0-9]*\)$/\1/p' "$log" | tail -1; }
+
+# KVM when it is there and can run the kernel; a nested KVM may not (it
+# cannot emulate every instruction an early kernel runs): then TCG, which
+# boots a kernel in seconds and runs the suite a few times slower.
+code=""
+if [ "${LIVE_VM_ACCEL:-auto}" != tcg ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  boot kvm
+  code="$(result)"
+  if [ -z "$code" ] && ! grep -q "^=== live-vm: " "$log"; then
+    echo "live-vm: KVM could not run this kernel; trying TCG" >&2
+    boot tcg
+    code="$(result)"
+  fi
+else
+  boot tcg
+  code="$(result)"
+fi
+if [ -z "$code" ]; then
+  echo "live-vm: the machine reported no result (boot failure or timeout after ${timeout_s} s)" >&2
+  exit 3
+fi
+exit "$code"
