@@ -1,22 +1,59 @@
 #!/usr/bin/env bash
 # Fetch a Debian kernel image to boot with scripts/live-vm/run.sh: the
-# newest linux-image-SERIES.*-cloud-amd64-unsigned package the machine's apt
-# sources offer (SERIES defaults to 6.12), unpacked (not installed) into DIR.
-# Prints two lines: the kernel image and its config.
+# newest x86-64 cloud kernel of SERIES (default 6.12) that the apt sources
+# offer, unpacked (not installed) into DIR. Prints two lines: the kernel
+# image and its config.
 #
-# Usage: scripts/live-vm/debian-kernel.sh DIR [SERIES]
+# SUITE (e.g. sid, trixie-backports) reads that suite of the machine's own
+# Debian mirror instead of the configured ones, through a private apt state
+# in DIR: the machine's apt configuration is not touched. That is where
+# kernels of the rework (7.x) are: sid had 7.2.13 and trixie-backports
+# 7.3.4 in December 2026.
+#
+# Usage: scripts/live-vm/debian-kernel.sh DIR [SERIES] [SUITE]
 set -euo pipefail
-dir="${1:?usage: $0 DIR [SERIES]}"
+dir="${1:?usage: $0 DIR [SERIES] [SUITE]}"
 series="${2:-6.12}"
-pattern="^linux-image-${series//./\\.}\\.[0-9.]*(-[0-9]+)?(\\+deb[0-9]+)?-cloud-amd64-unsigned\$"
-pkg="$(apt-cache search --names-only "$pattern" | awk '{print $1}' | sort -V | tail -1)"
+suite="${3:-}"
+mkdir -p "$dir"
+dir="$(cd "$dir" && pwd)"
+
+apt_opts=()
+if [ -n "$suite" ]; then
+  mirror="$(apt-get indextargets --format '$(REPO_URI)' | grep -v -- '-security' | sort -u | head -1)"
+  [ -n "$mirror" ] || { echo "debian-kernel: no Debian mirror in the apt sources" >&2; exit 2; }
+  mkdir -p "$dir/apt/lists/partial"
+  echo "deb ${mirror%/} $suite main" > "$dir/apt/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$dir/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+            -o "Dir::State::Lists=$dir/apt/lists")
+  apt-get "${apt_opts[@]}" update -qq >&2
+fi
+
+# Up to Debian 13 the image is in linux-image-VERSION-cloud-amd64-unsigned
+# (boot/vmlinuz-VERSION, boot/config-VERSION); from Debian 14 on in
+# linux-binary-unsigned-VERSION-cloud-amd64 (usr/lib/modules/VERSION/
+# vmlinuz.unsigned) and linux-base-VERSION-cloud-amd64 (its config).
+s="${series//./\\.}"
+pkg="$(apt-cache "${apt_opts[@]}" search --names-only \
+  "^linux-(image-${s}[.+-].*-cloud-amd64-unsigned|binary-unsigned-${s}[.+-].*-cloud-amd64)\$" |
+  awk '{print $1}' | sort -V | tail -1)"
 if [ -z "$pkg" ]; then
-  echo "debian-kernel: no package matches $pattern (run apt-get update?)" >&2
+  echo "debian-kernel: no cloud kernel of series $series${suite:+ in $suite}" >&2
   exit 2
 fi
-mkdir -p "$dir"
-deb="$(cd "$dir" && apt-get download "$pkg" 2>/dev/null >&2; ls -t "$dir"/"$pkg"_*.deb | head -1)"
-[ -f "$deb" ] || { echo "debian-kernel: could not download $pkg" >&2; exit 2; }
-dpkg-deb -x "$deb" "$dir/root"
-ls "$dir"/root/boot/vmlinuz-* | head -1
-ls "$dir"/root/boot/config-* | head -1
+pkgs=("$pkg")
+case "$pkg" in
+  linux-binary-unsigned-*) pkgs+=("linux-base-${pkg#linux-binary-unsigned-}") ;;
+esac
+rm -rf "$dir/root"
+for p in "${pkgs[@]}"; do
+  (cd "$dir" && apt-get "${apt_opts[@]}" download "$p" >&2 2>/dev/null)
+  deb="$(ls -t "$dir"/"$p"_*.deb 2>/dev/null | head -1)"
+  [ -n "$deb" ] || { echo "debian-kernel: could not download $p" >&2; exit 2; }
+  dpkg-deb -x "$deb" "$dir/root"
+done
+image="$(find "$dir/root" \( -name 'vmlinuz-*' -o -name vmlinuz.unsigned \) -type f | head -1)"
+config="$(find "$dir/root" \( -path '*/boot/config-*' -o -path '*/modules/*/config' \) -type f | head -1)"
+[ -n "$image" ] && [ -n "$config" ] || { echo "debian-kernel: $pkg holds no kernel image and config" >&2; exit 2; }
+echo "$image"
+echo "$config"

@@ -11,12 +11,23 @@
 # arch/x86/boot/bzImage --config .config`.
 #
 # Usage: scripts/live-vm/run.sh --kernel BZIMAGE [--config KCONFIG]
+#          [--append PARAMS] [--env NAME=VALUE]... [--file PATH]...
 #          [--cpus N] [--mem MB] [--timeout S] [-- LIVE-ARGS...]
 #   --kernel   an x86_64 kernel image (bzImage, or a distribution's vmlinuz)
 #              built with CONFIG_RSEQ, CONFIG_BLK_DEV_INITRD, CONFIG_DEVTMPFS
 #              and a serial console (CONFIG_SERIAL_8250_CONSOLE)
 #   --config   the kernel's .config: CONFIG_DEBUG_RSEQ=y there selects the
 #              model's debug configuration (else, /proc/config.gz if built in)
+#   --append   more kernel parameters: `rseq_debug=1` turns the rework's
+#              debug key on, and the suite then compares with the model's
+#              debug build
+#   --env      an environment variable for rseq-fuzz in the machine:
+#              `--env GLIBC_TUNABLES=glibc.pthread.rseq=0 --env
+#              RSEQ_FUZZ_LIVE_AREA_LEN=64` makes the harness register its own
+#              64-byte area, which a v7.1+ kernel runs in the optimized V2
+#              mode (glibc registers 32 bytes: legacy mode)
+#   --file     a file to put in the machine's root directory, e.g. a case
+#              list: `--file cases.json -- --cases /cases.json`
 #   --cpus     virtual CPUs (default 2: the migration cases need two)
 #   LIVE-ARGS  passed to `rseq-fuzz live` (default: the built-in suite)
 #
@@ -33,6 +44,9 @@ set -euo pipefail
 
 kernel=""
 kconfig=""
+append=""
+envs=()
+files=()
 cpus=2
 mem=512
 timeout_s=600
@@ -41,11 +55,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --kernel) kernel="$2"; shift 2 ;;
     --config) kconfig="$2"; shift 2 ;;
+    --append) append="$2"; shift 2 ;;
+    --env) envs+=("$2"); shift 2 ;;
+    --file) files+=("$2"); shift 2 ;;
     --cpus) cpus="$2"; shift 2 ;;
     --mem) mem="$2"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
     --) shift; live_args=("$@"); break ;;
-    *) echo "usage: $0 --kernel BZIMAGE [--config KCONFIG] [--cpus N] [--mem MB] [--timeout S] [-- LIVE-ARGS...]" >&2; exit 2 ;;
+    *) echo "usage: $0 --kernel BZIMAGE [--config KCONFIG] [--append PARAMS] [--env NAME=VALUE]... [--file PATH]... [--cpus N] [--mem MB] [--timeout S] [-- LIVE-ARGS...]" >&2; exit 2 ;;
   esac
 done
 [ -n "$kernel" ] && [ -f "$kernel" ] || { echo "live-vm: --kernel FILE is required" >&2; exit 2; }
@@ -85,9 +102,14 @@ ldd "$bin" | awk '/=>/ { print $3 } /^\t\// { print $1 }' | while read -r lib; d
   cp -L "$lib" "$root$lib"
 done
 [ -z "$kconfig" ] || cp "$kconfig" "$root/kconfig"
+for f in "${files[@]}"; do
+  [ -f "$f" ] || { echo "live-vm: no file $f" >&2; exit 2; }
+  cp "$f" "$root/$(basename "$f")"
+done
 
 # The suite's arguments, one per line, so that no shell quoting is needed.
 printf '%s\n' "${live_args[@]}" > "$root/live-args"
+printf '%s\n' "${envs[@]}" > "$root/live-env"
 cat > "$root/init" <<'EOF'
 #!/bin/sh
 mount -t proc proc /proc
@@ -95,9 +117,10 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 # rseq-fuzz reads the configuration where a distribution keeps it.
 [ -f /kconfig ] && cp /kconfig "/boot/config-$(uname -r)"
+while IFS= read -r kv; do [ -n "$kv" ] && export "$kv"; done < /live-env
 set --
 while IFS= read -r a; do [ -n "$a" ] && set -- "$@" "$a"; done < /live-args
-echo "=== live-vm: $(uname -r), $(nproc) CPUs"
+echo "=== live-vm: $(uname -r), $(nproc) CPUs, command line: $(cat /proc/cmdline)"
 /rseq-fuzz live "$@"
 echo "=== live-vm: exit $?"
 sync
@@ -114,7 +137,7 @@ boot() {
   # In a subshell, so that a QEMU that aborts is reported into the log.
   (timeout "$timeout_s" qemu-system-x86_64 "${accel[@]}" -smp "$cpus" -m "$mem" \
     -kernel "$kernel" -initrd "$work/initramfs.gz" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1${append:+ $append}" \
     -nographic -no-reboot -monitor none -serial stdio </dev/null) 2>&1 | tr -d '\r' | tee "$log" || true
 }
 result() { sed -n 's/^=== live-vm: exit \([0-9]*\)$/\1/p' "$log" | tail -1; }

@@ -278,7 +278,10 @@ pub fn probe_layout() -> Result<Layout, String> {
             }
         }
     } else {
-        (ARENA_BASE + CONTROL_PAGE * PAGE_SIZE + OWN_AREA_OFFSET, 32)
+        (
+            ARENA_BASE + CONTROL_PAGE * PAGE_SIZE + OWN_AREA_OFFSET,
+            own_area_len()?,
+        )
     };
     // SAFETY: taking the addresses of the assembly labels above.
     let l = unsafe {
@@ -304,6 +307,23 @@ pub fn probe_layout() -> Result<Layout, String> {
         }
     };
     Ok(l)
+}
+
+/// The length the harness registers its own area with, when libc did not
+/// register one (GLIBC_TUNABLES=glibc.pthread.rseq=0): 32, or
+/// [`OWN_AREA_LEN_ENV`]. A length above 32 puts a v7.1+ kernel's
+/// registration in the optimized V2 mode, which glibc's 32 never does.
+fn own_area_len() -> Result<u32, String> {
+    match std::env::var(super::OWN_AREA_LEN_ENV) {
+        Err(_) => Ok(32),
+        Ok(v) => match v.parse::<u32>() {
+            Ok(len @ 32..=256) => Ok(len),
+            _ => Err(format!(
+                "unsupported: {}={v}: the harness registers 32 to 256 bytes",
+                super::OWN_AREA_LEN_ENV
+            )),
+        },
+    }
 }
 
 /// The lowest CPU this thread may run on.
@@ -387,6 +407,11 @@ struct ChildCtx {
     membarrier_ready: bool,
     /// The previous case, whose pages may be reused.
     prev: Option<Resolved>,
+    /// The kernel keeps legacy's event mask across returns (6.18 and
+    /// before), which each case drains first. The rework clears its events
+    /// on every return, and its debug mode kills the drain's syscall from
+    /// inside a section (__rseq_debug_syscall_return()).
+    drain_event_mask: bool,
 }
 
 /// Whether page `page` of `kind` would get the same contents for `new` as it
@@ -666,16 +691,18 @@ unsafe fn child_case(c: &mut ChildCtx, res: &Resolved) -> [u64; RES_WORDS] {
     c.prev = Some(res.clone());
     // Drain the event mask: a valid in-section self-signal aborts to
     // pad_drain (a stray preemption before the syscall does the same).
-    let drain = c.layout.arena + CONTROL_PAGE * PAGE_SIZE;
-    let (code, _) = run_cs(c, drain, Trigger::Tgkill, false);
-    let drained = code == 5
-        || (code == CODE_RESUMED
-            && LOG_LEN.load(SeqCst) >= 1
-            && LOG[2].load(SeqCst) == c.layout.pad_drain);
-    if !drained {
-        out[0] = RES_STATUS_DRAIN;
-        out[1] = code;
-        return out;
+    if c.drain_event_mask {
+        let drain = c.layout.arena + CONTROL_PAGE * PAGE_SIZE;
+        let (code, _) = run_cs(c, drain, Trigger::Tgkill, false);
+        let drained = code == 5
+            || (code == CODE_RESUMED
+                && LOG_LEN.load(SeqCst) >= 1
+                && LOG[2].load(SeqCst) == c.layout.pad_drain);
+        if !drained {
+            out[0] = RES_STATUS_DRAIN;
+            out[1] = code;
+            return out;
+        }
     }
     let flags = (c.layout.area + rseq::FLAGS) as *mut u32;
     std::ptr::write_volatile(flags, res.area_flags);
@@ -771,7 +798,7 @@ unsafe fn child_init(c: &mut ChildCtx, parent: libc::pid_t) -> [u64; 4] {
         }
     }
     if own_area(&c.layout) {
-        let r = libc::syscall(libc::SYS_rseq, c.layout.area, 32u32, 0, SIG);
+        let r = libc::syscall(libc::SYS_rseq, c.layout.area, c.layout.area_len, 0, SIG);
         if r != 0 {
             ready[0] = 6;
             ready[2] = errno() as u64;
@@ -807,6 +834,8 @@ unsafe fn child_main(layout: &Layout, sock: i32, shared: *mut u64, parent: libc:
         top_free: false,
         membarrier_ready: false,
         prev: None,
+        drain_event_mask: super::model_name_for_release(&super::host_release())
+            .is_none_or(|m| m == "v6.18"),
     };
     let ready = child_init(&mut c, parent);
     if !write_words(sock, &ready) || ready[0] != 0 {

@@ -228,6 +228,11 @@ impl LiveHarness {
     }
 }
 
+/// With glibc's registration off (GLIBC_TUNABLES=glibc.pthread.rseq=0),
+/// the length (32 to 256) the harness registers its own area with; 32 when
+/// unset. The model is registered with the same length.
+pub const OWN_AREA_LEN_ENV: &str = "RSEQ_FUZZ_LIVE_AREA_LEN";
+
 /// The host kernel's release string (uname -r).
 pub fn host_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -249,21 +254,80 @@ pub fn model_name_for_release(release: &str) -> Option<&'static str> {
     })
 }
 
-/// Whether the host kernel was built with CONFIG_DEBUG_RSEQ (legacy), as
-/// far as its configuration can be read; false when it cannot. Read once.
-pub fn host_debug_rseq() -> bool {
-    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *DEBUG.get_or_init(|| {
-        let release = host_release();
-        let text = std::fs::read_to_string(format!("/boot/config-{release}")).or_else(|_| {
-            std::process::Command::new("gzip")
-                .args(["-dc", "/proc/config.gz"])
-                .stderr(std::process::Stdio::null())
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        });
-        text.is_ok_and(|t| t.lines().any(|l| l.trim() == "CONFIG_DEBUG_RSEQ=y"))
+/// The host kernel's configuration (/boot/config-RELEASE, else
+/// /proc/config.gz), if it can be read. Read once.
+fn host_kernel_config() -> Option<&'static str> {
+    static CONFIG: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let release = host_release();
+            std::fs::read_to_string(format!("/boot/config-{release}"))
+                .ok()
+                .or_else(|| {
+                    std::process::Command::new("gzip")
+                        .args(["-dc", "/proc/config.gz"])
+                        .stderr(std::process::Stdio::null())
+                        .output()
+                        .ok()
+                        .filter(|o| o.status.success() && !o.stdout.is_empty())
+                        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                })
+        })
+        .as_deref()
+}
+
+/// Whether a kernel configuration sets `option=y`.
+pub fn config_has(config: &str, option: &str) -> bool {
+    config
+        .lines()
+        .any(|l| l.trim().strip_prefix(option) == Some("=y"))
+}
+
+/// The value of the last `rseq_debug=` on a kernel command line, read as
+/// kernel/rseq.c rseq_setup_debug() reads it (kstrtobool(): y/t/1 or "on",
+/// n/f/0 or "off"); None when absent or unreadable (the key keeps its
+/// default).
+pub fn cmdline_rseq_debug(cmdline: &str) -> Option<bool> {
+    let value = cmdline
+        .split_whitespace()
+        .rev()
+        .find_map(|w| w.strip_prefix("rseq_debug="))?;
+    let b = value.as_bytes();
+    match b.first()? {
+        b'y' | b'Y' | b't' | b'T' | b'1' => Some(true),
+        b'n' | b'N' | b'f' | b'F' | b'0' => Some(false),
+        b'o' | b'O' => match b.get(1)? {
+            b'n' | b'N' => Some(true),
+            b'f' | b'F' => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether the host kernel checks rseq in debug mode for the model `name`,
+/// as far as can be read (false when nothing can): in legacy kernels
+/// CONFIG_DEBUG_RSEQ; in the rework the `rseq_debug` static key, which
+/// `rseq_debug=` on the command line sets, else its default
+/// CONFIG_RSEQ_DEBUG_DEFAULT_ENABLE (which CONFIG_DEBUG_RSEQ selects).
+pub fn host_debug_rseq(name: &str) -> bool {
+    let config = host_kernel_config();
+    if name == "v6.18" {
+        return config.is_some_and(|c| config_has(c, "CONFIG_DEBUG_RSEQ"));
+    }
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    cmdline_rseq_debug(&cmdline).unwrap_or_else(|| {
+        config.is_some_and(|c| {
+            config_has(c, "CONFIG_DEBUG_RSEQ") || config_has(c, "CONFIG_RSEQ_DEBUG_DEFAULT_ENABLE")
+        })
     })
+}
+
+/// Whether the host kernel has the time-slice extension built in
+/// (CONFIG_RSEQ_SLICE_EXTENSION, v7.0+), or None when its configuration
+/// cannot be read.
+pub fn host_slice_extension() -> Option<bool> {
+    host_kernel_config().map(|c| config_has(c, "CONFIG_RSEQ_SLICE_EXTENSION"))
 }
 
 /// The model a live comparison uses on this host.
@@ -293,13 +357,26 @@ impl ModelChoice {
         } else {
             Arch::X86_64
         };
-        let debug = host_debug_rseq();
+        let debug = host_debug_rseq(name);
+        let slice = host_slice_extension();
         let entry = versions::find(name);
+        // The build like the host's: its architecture and debug mode, and,
+        // where the configuration says, whether the slice extension is built
+        // in (its key is taken to be on, the default). Without the
+        // configuration, the first build of that architecture and mode.
         let cfg = entry
             .and_then(|e| {
-                (e.configs)()
-                    .into_iter()
-                    .find(|c| c.arch == arch && c.debug == debug)
+                let builds = (e.configs)();
+                let like_host = |c: &&Config| c.arch == arch && c.debug == debug;
+                slice
+                    .and_then(|s| {
+                        builds
+                            .iter()
+                            .filter(like_host)
+                            .find(|c| c.slice_extension == s && (!s || c.slice_key))
+                    })
+                    .or_else(|| builds.iter().find(like_host))
+                    .copied()
             })
             .unwrap_or_else(|| Config::native(arch, debug));
         ModelChoice {
@@ -470,6 +547,14 @@ pub fn cli_live(
     if let Some(name) = model {
         if versions::find(name).is_none() {
             eprintln!("rseq-fuzz live: unknown model '{name}' (see `rseq-fuzz versions`)");
+            return 2;
+        }
+    }
+    if let Ok(v) = std::env::var(OWN_AREA_LEN_ENV) {
+        if !v.parse::<u32>().is_ok_and(|n| (32..=256).contains(&n)) {
+            eprintln!(
+                "rseq-fuzz live: {OWN_AREA_LEN_ENV}={v}: the harness registers 32 to 256 bytes"
+            );
             return 2;
         }
     }
@@ -703,6 +788,33 @@ pub fn live_kernel_target(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rseq_debug_is_read_as_kstrtobool() {
+        for (cmdline, want) in [
+            ("console=ttyS0 rseq_debug=1", Some(true)),
+            ("rseq_debug=on quiet", Some(true)),
+            ("rseq_debug=Yes", Some(true)),
+            ("rseq_debug=1 rseq_debug=off", Some(false)),
+            ("rseq_debug=0", Some(false)),
+            ("rseq_debug=nope", Some(false)),
+            ("rseq_debug=maybe", None),
+            ("rseq_debug=", None),
+            ("rseq_debug=o", None),
+            ("xrseq_debug=1 quiet", None),
+        ] {
+            assert_eq!(cmdline_rseq_debug(cmdline), want, "{cmdline}");
+        }
+    }
+
+    #[test]
+    fn config_options_are_matched_whole() {
+        let c = "# CONFIG_RSEQ_SLICE_EXTENSION is not set\nCONFIG_DEBUG_RSEQ_EXTRA=y\n  CONFIG_RSEQ=y\nCONFIG_X=m\n";
+        assert!(config_has(c, "CONFIG_RSEQ"));
+        assert!(!config_has(c, "CONFIG_RSEQ_SLICE_EXTENSION"));
+        assert!(!config_has(c, "CONFIG_DEBUG_RSEQ"));
+        assert!(!config_has(c, "CONFIG_X"), "a module is not built in");
+    }
 
     #[test]
     fn releases_map_to_models() {
