@@ -614,6 +614,9 @@ fn cmd_explain(
                     outln!("      signal {sig} frame saves ip {saved_ip:#x}, handler entered")
                 }
                 TraceEvent::Death { sig } => outln!("      task dies of signal {sig}"),
+                TraceEvent::SignalMerged { sig } => {
+                    outln!("      signal {sig} already pending: the forced one merges with it")
+                }
                 TraceEvent::WorkLoopBound { function } => outln!(
                     "      {function}() still has work after {} passes: livelock",
                     crate::kernel::EXIT_LOOP_BOUND

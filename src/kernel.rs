@@ -695,34 +695,48 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
     }
 
     /// force_sig_info_to_task(): a forced signal that is blocked is
-    /// unblocked and its handler reset to the default, so it kills.
+    /// unblocked and its handler reset to the default, so it kills. Then it
+    /// is sent as any signal: kernel/signal.c __send_signal_locked() drops a
+    /// signal below SIGRTMIN that is already pending (legacy_queue()), so a
+    /// forced SIGSEGV merges with a SIGSEGV the task already had pending
+    /// (sent by tgkill(), say), whose siginfo the handler then sees.
     fn queue_forced(&mut self, signo: u8) {
         let bit = sig_bit(signo);
         if self.task.blocked & bit != 0 {
             self.task.blocked &= !bit;
             self.task.handlers &= !bit;
         }
-        if !self.task.pending.iter().any(|p| p.sig == signo && p.forced) {
-            self.task.pending.retain(|p| p.sig != signo);
-            self.task.pending.insert(
-                0,
-                PendingSignal {
-                    sig: signo,
-                    forced: true,
-                },
-            );
+        if self.task.pending.iter().any(|p| p.sig == signo) {
+            self.trace.push(TraceEvent::SignalMerged { sig: signo });
+        } else {
+            self.task.pending.push(PendingSignal {
+                sig: signo,
+                forced: true,
+            });
         }
         self.task.tif |= tif::SIGPENDING;
     }
 
-    /// arch_do_signal_or_restart(): get_signal() dequeues the first pending
-    /// signal (forced ones first); a signal without a handler kills the task;
-    /// otherwise handle_signal() calls rseq_signal_deliver() and then builds
-    /// the frame, which saves the (possibly aborted) IP and enters the handler.
+    /// arch_do_signal_or_restart(): get_signal() dequeues a pending signal
+    /// the task does not block (or a forced one) in kernel/signal.c
+    /// next_signal()'s order: the synchronous ones (SIGILL, SIGTRAP,
+    /// SIGBUS, SIGFPE, SIGSEGV, SIGSYS) first, then the lowest number. A
+    /// signal without a handler kills the task; otherwise handle_signal()
+    /// calls rseq_signal_deliver() and then builds the frame, which saves
+    /// the (possibly aborted) IP and enters the handler.
     pub fn arch_do_signal_or_restart(&mut self) {
+        const SYNCHRONOUS: u64 = 1 << 4 | 1 << 5 | 1 << 7 | 1 << 8 | 1 << 11 | 1 << 31;
         let blocked = self.task.blocked;
         let deliverable = |p: &PendingSignal| p.forced || blocked & sig_bit(p.sig) == 0;
-        let Some(i) = self.task.pending.iter().position(deliverable) else {
+        let next = self
+            .task
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| deliverable(p))
+            .min_by_key(|(_, p)| (SYNCHRONOUS & sig_bit(p.sig) == 0, p.sig))
+            .map(|(i, _)| i);
+        let Some(i) = next else {
             self.task.tif &= !tif::SIGPENDING;
             return;
         };

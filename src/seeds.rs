@@ -1258,7 +1258,7 @@ fn path_scenarios() -> Vec<(&'static str, Scenario)> {
                 with(vec![
                     Step::Signal { sig: sig::SIGUSR1 },
                     Step::SwitchIn { cpu: 6, mm_cid: 1 },
-                    Step::Signal { sig: 1 },
+                    Step::Signal { sig: sig::SIGUSR2 },
                     Step::ExitToUser,
                 ]),
             ),

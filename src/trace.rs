@@ -78,6 +78,10 @@ pub enum TraceEvent {
     SignalFrame { sig: u8, saved_ip: u64 },
     /// The task died of the default action of `sig`.
     Death { sig: u8 },
+    /// A signal rseq code forced was dropped because the same signal was
+    /// already pending (kernel/signal.c legacy_queue()): one signal is
+    /// delivered, with the earlier sender's siginfo.
+    SignalMerged { sig: u8 },
     /// A kernel work loop other than the exit-to-user loop (named by its
     /// kernel function) still had work after
     /// [`EXIT_LOOP_BOUND`](crate::kernel::EXIT_LOOP_BOUND) passes and gave

@@ -10,6 +10,7 @@ use crate::abi::{rseq, rseq_cs, sig};
 use crate::config::Config;
 use crate::kernel::{Event, Fate, Model, Setup, Syscall};
 use crate::mem::{page_of, FaultMode, PageState, UserMem, PAGE_SIZE};
+use crate::trace::TraceEvent;
 
 /// How a page kind of the harness looks to the model.
 pub fn page_state(kind: PageKind) -> PageState {
@@ -279,7 +280,19 @@ pub fn model_outcome(
         .iter()
         .filter(|o| o.step >= from)
         .collect();
-    if obs.iter().any(|o| !o.kills.is_empty()) {
+    // A kill that merged into a SIGSEGV already pending (the tgkill_segv
+    // trigger's) is delivered with the trigger's siginfo: the harness sees
+    // its trigger, not a kill.
+    let trace = &model.trace().events;
+    let seen_kill = obs.iter().any(|o| {
+        let window = trace.get(o.trace_range.0..o.trace_range.1).unwrap_or(&[]);
+        let merged = window
+            .iter()
+            .filter(|e| matches!(e, TraceEvent::SignalMerged { .. }))
+            .count();
+        o.kills.len() > merged
+    });
+    if seen_kill {
         return Ok(Outcome::Killed { fatal: false });
     }
     let resume_ip = match res.trigger.signal() {

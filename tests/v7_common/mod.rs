@@ -363,7 +363,7 @@ pub fn case_arm32_do_work_pending(v: &VersionEntry, len: u32, c: &mut Cov) {
     assert!(aborted(&f), "{}: preempted in the section", v.name);
     c.add(&f);
     // A handled signal, a migration, then a signal whose default action
-    // kills. Pass 1 delivers SIGUSR1, pass 2 the fatal signal: the task
+    // kills (SIGUSR2, no handler). Pass 1 delivers SIGUSR1, pass 2 SIGUSR2: the task
     // dies with the old CPU's IDs (notify-resume never ran).
     // arm64 runs the generic loop, where the same pass that delivers
     // SIGUSR1 runs the slow path too (TIF_RSEQ is TIF_NOTIFY_RESUME there),
@@ -379,7 +379,10 @@ pub fn case_arm32_do_work_pending(v: &VersionEntry, len: u32, c: &mut Cov) {
                 sig: abi::sig::SIGUSR1,
             },
             Event::SwitchIn { cpu: 6, mm_cid: 1 },
-            Event::Signal { sig: 1 },
+            // Numbered above SIGUSR1: get_signal() takes the lowest first.
+            Event::Signal {
+                sig: abi::sig::SIGUSR2,
+            },
             Event::ExitToUser,
         ]);
         assert!(dead(&f), "{} {cfg}", v.name);
