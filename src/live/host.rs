@@ -377,7 +377,17 @@ extern "C" fn on_signal(signo: libc::c_int, info: *mut libc::siginfo_t, ctx: *mu
         );
         if rip == HANDLER_ENTRY.load(SeqCst) {
             // Delivered on top of a frame that is about to enter this
-            // handler: return into it, it records its own signal.
+            // handler: return into it, it records its own signal. Disarm
+            // rseq_cs first: this return is an rt_sigreturn syscall, and a
+            // debug kernel checks rseq_cs at every syscall exit
+            // (__rseq_debug_syscall_return()). With a bad rseq_cs left in
+            // place each return forced another SIGSEGV into this handler,
+            // a loop that a preemption ended in a fatal force_sigsegv() in
+            // V2 mode: not the case's outcome, which the outer frame's
+            // entry has already recorded (LOG holds rseq_cs as found).
+            if IN_CASE.load(SeqCst) {
+                std::ptr::write_volatile(cs_ptr, 0);
+            }
             return;
         }
         let in_code =
