@@ -131,6 +131,11 @@ pub enum Command {
         /// A JSON list of live cases instead of the built-in suite.
         #[arg(long)]
         cases: Option<PathBuf>,
+        /// Cases decoded as the live_kernel fuzz target decodes its inputs,
+        /// from bytes made from this seed (--count of them, default 1000),
+        /// instead of the built-in suite.
+        #[arg(long, conflicts_with = "cases")]
+        random: Option<u64>,
         /// Run this many cases (cycling through the list).
         #[arg(long)]
         count: Option<usize>,
@@ -247,11 +252,13 @@ pub fn run(cli: Cli) -> i32 {
         },
         Command::Live {
             cases,
+            random,
             count,
             model,
             json,
         } => Ok(crate::live::cli_live(
             cases.as_deref(),
+            random,
             count,
             model.as_deref(),
             json,

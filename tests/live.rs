@@ -470,19 +470,19 @@ fn fuzz_target_and_cases_file() {
     let good = dir.join("cases.json");
     let cases = vec![named("valid_inside_tgkill_aborts"), named("desc_prot_none")];
     std::fs::write(&good, serde_json::to_string(&cases).unwrap()).unwrap();
-    let code = cli_live(Some(&good), Some(4), None, false);
+    let code = cli_live(Some(&good), None, Some(4), None, false);
     // 0 without the model or when it agrees; never 2 for a good file.
     assert!(code == 0 || code == 1, "exit {code}");
     let bad = dir.join("bad.json");
     std::fs::write(&bad, "[{\"trigger\": \"teleport\"}]").unwrap();
-    assert_eq!(cli_live(Some(&bad), None, None, false), 2);
+    assert_eq!(cli_live(Some(&bad), None, None, None, false), 2);
     std::fs::write(&bad, "not json").unwrap();
-    assert_eq!(cli_live(Some(&bad), None, None, true), 2);
+    assert_eq!(cli_live(Some(&bad), None, None, None, true), 2);
     assert_eq!(
-        cli_live(Some(&dir.join("missing.json")), None, None, false),
+        cli_live(Some(&dir.join("missing.json")), None, None, None, false),
         2
     );
-    assert_eq!(cli_live(Some(&good), Some(1), Some("v9.9"), false), 2);
+    assert_eq!(cli_live(Some(&good), None, Some(1), Some("v9.9"), false), 2);
     // --model: on a legacy host, the rework's model must disagree with a
     // signal sent by a syscall from inside a section (tgkill): legacy
     // aborts, the rework without debug does not look at the section
@@ -492,8 +492,14 @@ fn fuzz_target_and_cases_file() {
         let tgkill = dir.join("tgkill.json");
         let case = vec![named("valid_inside_tgkill_aborts")];
         std::fs::write(&tgkill, serde_json::to_string(&case).unwrap()).unwrap();
-        assert_eq!(cli_live(Some(&tgkill), Some(1), Some("v6.18"), false), 0);
-        assert_eq!(cli_live(Some(&tgkill), Some(1), Some("v6.19"), false), 1);
+        assert_eq!(
+            cli_live(Some(&tgkill), None, Some(1), Some("v6.18"), false),
+            0
+        );
+        assert_eq!(
+            cli_live(Some(&tgkill), None, Some(1), Some("v6.19"), false),
+            1
+        );
     }
     // A terse case: every omitted field takes the valid default.
     std::fs::write(&good, "[{\"name\": \"terse\", \"version\": 1}]").unwrap();

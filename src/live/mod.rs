@@ -538,8 +538,87 @@ fn per_s(n: usize, t: Duration) -> f64 {
 /// version. Exit 0 when everything agrees (or there is nothing to compare
 /// with), 1 on a disagreement that survives re-runs or a harness error, 2 on
 /// bad input.
+/// `n` cases for a kernel in a virtual machine, where no fuzzer runs: each
+/// is a case of the built-in suite with a few of its fields (each with
+/// probability 1/8) taken from a case the live_kernel fuzz target's decoder
+/// makes of bytes from a deterministic stream seeded with `seed`. Wholly
+/// random cases are nearly all kills (a random signature never matches);
+/// mixing keeps most of a valid case and varies the rest.
+pub fn random_cases(seed: u64, n: usize) -> Vec<LiveCase> {
+    let base = suite::suite();
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut cases = Vec::with_capacity(n);
+    let mut tries = 0;
+    while cases.len() < n && tries < 4 * n + 16 && !base.is_empty() {
+        tries += 1;
+        let data: Vec<u8> = (0..96).map(|_| next() as u8).collect();
+        let mut u = arbitrary::Unstructured::new(&data);
+        let Ok(other) = <LiveCase as arbitrary::Arbitrary>::arbitrary(&mut u) else {
+            continue;
+        };
+        let mut case = base[(next() % base.len() as u64) as usize].case.clone();
+        let mask = next();
+        let take = |bit: u32| (mask >> (3 * bit)) & 7 == 0;
+        if take(0) {
+            case.site = other.site;
+        }
+        if take(1) {
+            case.trigger = other.trigger;
+        }
+        if take(2) {
+            case.rseq_cs = other.rseq_cs;
+        }
+        if take(3) {
+            case.desc_at = other.desc_at;
+        }
+        if take(4) {
+            case.version = other.version;
+        }
+        if take(5) {
+            case.flags = other.flags;
+        }
+        if take(6) {
+            case.start_ip = other.start_ip;
+        }
+        if take(7) {
+            case.post_commit = other.post_commit;
+        }
+        if take(8) {
+            case.abort_ip = other.abort_ip;
+        }
+        if take(9) {
+            case.sig_at = other.sig_at;
+        }
+        if take(10) {
+            case.sig_value = other.sig_value;
+        }
+        if take(11) {
+            case.desc_pages = other.desc_pages;
+        }
+        if take(12) {
+            case.sig_pages = other.sig_pages;
+        }
+        if take(13) {
+            case.top_page = other.top_page;
+        }
+        if take(14) {
+            case.area_flags = other.area_flags;
+        }
+        case.name = format!("random_{seed}_{}", cases.len());
+        cases.push(case);
+    }
+    cases
+}
+
 pub fn cli_live(
     cases_file: Option<&Path>,
+    random_seed: Option<u64>,
     count: Option<usize>,
     model: Option<&str>,
     json: bool,
@@ -559,6 +638,11 @@ pub fn cli_live(
         }
     }
     let (cases, expects): (Vec<LiveCase>, Vec<Option<suite::Expect>>) = match cases_file {
+        None if random_seed.is_some() => {
+            let c = random_cases(random_seed.unwrap_or(0), count.unwrap_or(1000));
+            let n = c.len();
+            (c, vec![None; n])
+        }
         Some(path) => match load_cases(path) {
             Ok(c) => {
                 let n = c.len();
@@ -805,6 +889,21 @@ mod tests {
         ] {
             assert_eq!(cmdline_rseq_debug(cmdline), want, "{cmdline}");
         }
+    }
+
+    #[test]
+    fn random_cases_are_deterministic_and_mostly_suite_cases() {
+        let a = random_cases(7, 200);
+        assert_eq!(a.len(), 200);
+        assert_eq!(a, random_cases(7, 200), "same seed, same cases");
+        assert_ne!(a, random_cases(8, 200));
+        let names: std::collections::BTreeSet<_> = a.iter().map(|c| c.name.clone()).collect();
+        assert_eq!(names.len(), a.len(), "unique names");
+        // Each field comes from the suite case with probability 7/8: most
+        // cases keep the suite's signature.
+        let suite_sig = suite::suite()[0].case.sig_value;
+        let kept = a.iter().filter(|c| c.sig_value == suite_sig).count();
+        assert!(kept > 150, "{kept} of 200 keep the signature");
     }
 
     #[test]

@@ -136,10 +136,15 @@ pub fn model_memory(
             false,
             peek,
         );
+        // The signature word before abort_ip. abort_ip is read alone: the
+        // rework reads the descriptor field by field and finds abort_ip
+        // (and aborts) where the whole descriptor would fault, e.g. when
+        // version and flags lie on an unmapped page (found against a real
+        // 7.3 kernel: requiring all 32 bytes left the signature out and the
+        // model killed for a mismatch).
         let mut probe = m.clone();
-        if let Ok(d) = probe.read::<32>(ptr, FaultMode::Enabled) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&d[24..32]);
+        let field = ptr.wrapping_add(rseq_cs::ABORT_IP);
+        if let Ok(b) = probe.read::<8>(field, FaultMode::Enabled) {
             let abort_ip = u64::from_le_bytes(b);
             if abort_ip >= 4 {
                 fill(&mut m, l, abort_ip - 4, 4, PageState::ReadOnly, false, peek);
@@ -412,6 +417,29 @@ mod tests {
         let l = layout();
         let (_, mem) = prepared(&LiveCase::default(), l.pad_good);
         assert_eq!(mem.state(l.pad_good), PageState::ReadOnly);
+        assert_eq!(
+            mem.peek(l.pad_good - 4, 4),
+            Some(SIG.to_le_bytes().to_vec())
+        );
+    }
+
+    #[test]
+    fn the_signature_is_copied_when_only_abort_ip_is_readable() {
+        // Version and flags on an unmapped page, the fields from start_ip on
+        // the next (read-only) page: the rework reads the fields one by one,
+        // finds abort_ip and checks the signature before it, so the model
+        // needs that word although the whole descriptor would fault.
+        let l = layout();
+        let case = LiveCase {
+            desc_at: Place {
+                region: Region::DescPair,
+                offset: 4096 - 4,
+            },
+            desc_pages: [PageKind::Unmapped, PageKind::ReadOnly],
+            ..LiveCase::default()
+        };
+        let (res, mut mem) = prepared(&case, l.pad_good);
+        assert!(mem.read::<32>(res.rseq_cs, FaultMode::Enabled).is_err());
         assert_eq!(
             mem.peek(l.pad_good - 4, 4),
             Some(SIG.to_le_bytes().to_vec())
