@@ -21,6 +21,15 @@ macro_rules! outln {
 }
 pub(crate) use outln;
 
+/// Print `value` as pretty JSON on standard output (`--json`), through
+/// [`outln!`].
+pub(crate) fn print_json(value: &impl serde::Serialize) {
+    outln!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rseq-fuzz",
@@ -288,10 +297,7 @@ fn cmd_versions(json: bool) -> i32 {
                 })
             })
             .collect();
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&list).unwrap_or_default()
-        );
+        print_json(&list);
     } else {
         for v in VERSIONS {
             outln!(
@@ -323,10 +329,7 @@ fn cmd_decisions(version: Option<&str>, json: bool) -> Result<i32, String> {
                 })
             })
             .collect();
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&list).unwrap_or_default()
-        );
+        print_json(&list);
     } else {
         for v in selected {
             for d in v.decisions {
@@ -482,7 +485,7 @@ fn cmd_run(
         }
     }
     if json {
-        outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        print_json(&out);
     }
     Ok(if any_finding { 1 } else { 0 })
 }
@@ -687,10 +690,7 @@ fn cmd_registry(paths: &[PathBuf], target: Option<&str>, json: bool) -> Result<i
                         "category": d.category, "justification": d.justification})
                 })
                 .collect();
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&list).unwrap_or_default()
-            );
+            print_json(&list);
         } else {
             for d in REGISTRY {
                 let versions = if d.from.is_empty() {
@@ -720,10 +720,7 @@ fn cmd_registry(paths: &[PathBuf], target: Option<&str>, json: bool) -> Result<i
     }
     usage.finish();
     if json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&usage).unwrap_or_default()
-        );
+        print_json(&usage);
         return Ok(0);
     }
     outln!(

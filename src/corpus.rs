@@ -89,11 +89,7 @@ pub fn cmd_coverage(dirs: &[PathBuf], target: Option<&str>, json: bool) -> Resul
                 serde_json::json!({"version": name, "reached": hit, "total": total, "never_reached": missing})
             })
             .collect();
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"files": files.len(), "versions": v}))
-                .unwrap_or_default()
-        );
+        crate::cli::print_json(&serde_json::json!({"files": files.len(), "versions": v}));
     } else {
         outln!(
             "{} inputs in {} directories from {}",

@@ -1679,15 +1679,12 @@ fn each_oracle_fails_with_its_own_message() {
         "differential",
         "not-an-oracle",
     ] {
-        let finding = oracles::Finding {
+        let finding = oracles::Finding::new(
             oracle,
-            runs: vec!["v6.18/x86_64".into()],
-            step: 3,
-            message: format!("why {oracle} failed"),
-            first_divergence: None,
-            explained_by: None,
-            also_matches: Vec::new(),
-        };
+            vec!["v6.18/x86_64".into()],
+            3,
+            format!("why {oracle} failed"),
+        );
         let panic = std::panic::catch_unwind(|| oracles::fail(&finding)).expect_err("must panic");
         let msg = panic.downcast_ref::<String>().expect("message");
         assert_eq!(msg, &finding.panic_message());

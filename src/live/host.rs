@@ -280,7 +280,7 @@ pub fn probe_layout() -> Result<Layout, String> {
     } else {
         (
             ARENA_BASE + CONTROL_PAGE * PAGE_SIZE + OWN_AREA_OFFSET,
-            own_area_len()?,
+            super::own_area_len().map_err(|e| format!("unsupported: {e}"))?,
         )
     };
     // SAFETY: taking the addresses of the assembly labels above.
@@ -307,23 +307,6 @@ pub fn probe_layout() -> Result<Layout, String> {
         }
     };
     Ok(l)
-}
-
-/// The length the harness registers its own area with, when libc did not
-/// register one (GLIBC_TUNABLES=glibc.pthread.rseq=0): 32, or
-/// [`OWN_AREA_LEN_ENV`]. A length above 32 puts a v7.1+ kernel's
-/// registration in the optimized V2 mode, which glibc's 32 never does.
-fn own_area_len() -> Result<u32, String> {
-    match std::env::var(super::OWN_AREA_LEN_ENV) {
-        Err(_) => Ok(32),
-        Ok(v) => match v.parse::<u32>() {
-            Ok(len @ 32..=256) => Ok(len),
-            _ => Err(format!(
-                "unsupported: {}={v}: the harness registers 32 to 256 bytes",
-                super::OWN_AREA_LEN_ENV
-            )),
-        },
-    }
 }
 
 /// The lowest CPU this thread may run on.

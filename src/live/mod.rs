@@ -233,6 +233,22 @@ impl LiveHarness {
 /// unset. The model is registered with the same length.
 pub const OWN_AREA_LEN_ENV: &str = "RSEQ_FUZZ_LIVE_AREA_LEN";
 
+/// The length the harness registers its own area with, when libc did not
+/// register one: [`OWN_AREA_LEN_ENV`], else 32. A length above 32 puts a
+/// v7.1+ kernel's registration in the optimized V2 mode, which glibc's 32
+/// never does.
+pub fn own_area_len() -> Result<u32, String> {
+    match std::env::var(OWN_AREA_LEN_ENV) {
+        Err(_) => Ok(32),
+        Ok(v) => match v.parse::<u32>() {
+            Ok(len @ 32..=256) => Ok(len),
+            _ => Err(format!(
+                "{OWN_AREA_LEN_ENV}={v}: the harness registers 32 to 256 bytes"
+            )),
+        },
+    }
+}
+
 /// The host kernel's release string (uname -r).
 pub fn host_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -315,8 +331,12 @@ pub fn host_debug_rseq(name: &str) -> bool {
     if name == "v6.18" {
         return config.is_some_and(|c| config_has(c, "CONFIG_DEBUG_RSEQ"));
     }
-    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    cmdline_rseq_debug(&cmdline).unwrap_or_else(|| {
+    // Read once: the live_kernel fuzz target asks for every input.
+    static CMDLINE: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    let from_cmdline = *CMDLINE.get_or_init(|| {
+        cmdline_rseq_debug(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default())
+    });
+    from_cmdline.unwrap_or_else(|| {
         config.is_some_and(|c| {
             config_has(c, "CONFIG_DEBUG_RSEQ") || config_has(c, "CONFIG_RSEQ_DEBUG_DEFAULT_ENABLE")
         })
@@ -533,11 +553,6 @@ fn per_s(n: usize, t: Duration) -> f64 {
     }
 }
 
-/// `rseq-fuzz live [--cases FILE] [--count N]`: run the built-in suite (or
-/// the cases of a JSON file) live and through the model of the host's
-/// version. Exit 0 when everything agrees (or there is nothing to compare
-/// with), 1 on a disagreement that survives re-runs or a harness error, 2 on
-/// bad input.
 /// `n` cases for a kernel in a virtual machine, where no fuzzer runs: each
 /// is a case of the built-in suite with a few of its fields (each with
 /// probability 1/8) taken from a case the live_kernel fuzz target's decoder
@@ -563,59 +578,47 @@ pub fn random_cases(seed: u64, n: usize) -> Vec<LiveCase> {
             continue;
         };
         let mut case = base[(next() % base.len() as u64) as usize].case.clone();
+        // Field i comes from `other` when bits 3i..3i+3 of the mask are 0.
         let mask = next();
-        let take = |bit: u32| (mask >> (3 * bit)) & 7 == 0;
-        if take(0) {
-            case.site = other.site;
+        let mut bit = 0;
+        macro_rules! mix {
+            ($($field:ident),*) => {$(
+                if (mask >> (3 * bit)) & 7 == 0 {
+                    case.$field = other.$field;
+                }
+                bit += 1;
+            )*};
         }
-        if take(1) {
-            case.trigger = other.trigger;
-        }
-        if take(2) {
-            case.rseq_cs = other.rseq_cs;
-        }
-        if take(3) {
-            case.desc_at = other.desc_at;
-        }
-        if take(4) {
-            case.version = other.version;
-        }
-        if take(5) {
-            case.flags = other.flags;
-        }
-        if take(6) {
-            case.start_ip = other.start_ip;
-        }
-        if take(7) {
-            case.post_commit = other.post_commit;
-        }
-        if take(8) {
-            case.abort_ip = other.abort_ip;
-        }
-        if take(9) {
-            case.sig_at = other.sig_at;
-        }
-        if take(10) {
-            case.sig_value = other.sig_value;
-        }
-        if take(11) {
-            case.desc_pages = other.desc_pages;
-        }
-        if take(12) {
-            case.sig_pages = other.sig_pages;
-        }
-        if take(13) {
-            case.top_page = other.top_page;
-        }
-        if take(14) {
-            case.area_flags = other.area_flags;
-        }
+        mix!(
+            site,
+            trigger,
+            rseq_cs,
+            desc_at,
+            version,
+            flags,
+            start_ip,
+            post_commit,
+            abort_ip,
+            sig_at,
+            sig_value,
+            desc_pages,
+            sig_pages,
+            top_page,
+            area_flags
+        );
+        let _ = bit; // the last increment
         case.name = format!("random_{seed}_{}", cases.len());
         cases.push(case);
     }
     cases
 }
 
+/// `rseq-fuzz live [--cases FILE | --random SEED] [--count N] [--model V]`:
+/// run the built-in suite (or the cases of a JSON file, or
+/// [`random_cases`]) live and through the model of the host's version (or
+/// V). Exit 0 when everything agrees (or there is nothing to compare
+/// with), 1 on a disagreement that survives re-runs or a harness error, 2 on
+/// bad input.
 pub fn cli_live(
     cases_file: Option<&Path>,
     random_seed: Option<u64>,
@@ -629,35 +632,32 @@ pub fn cli_live(
             return 2;
         }
     }
-    if let Ok(v) = std::env::var(OWN_AREA_LEN_ENV) {
-        if !v.parse::<u32>().is_ok_and(|n| (32..=256).contains(&n)) {
-            eprintln!(
-                "rseq-fuzz live: {OWN_AREA_LEN_ENV}={v}: the harness registers 32 to 256 bytes"
-            );
-            return 2;
-        }
+    if let Err(e) = own_area_len() {
+        eprintln!("rseq-fuzz live: {e}");
+        return 2;
     }
-    let (cases, expects): (Vec<LiveCase>, Vec<Option<suite::Expect>>) = match cases_file {
-        None if random_seed.is_some() => {
-            let c = random_cases(random_seed.unwrap_or(0), count.unwrap_or(1000));
-            let n = c.len();
-            (c, vec![None; n])
-        }
-        Some(path) => match load_cases(path) {
-            Ok(c) => {
+    let (cases, expects): (Vec<LiveCase>, Vec<Option<suite::Expect>>) =
+        match (cases_file, random_seed) {
+            (None, Some(seed)) => {
+                let c = random_cases(seed, count.unwrap_or(1000));
                 let n = c.len();
                 (c, vec![None; n])
             }
-            Err(e) => {
-                eprintln!("rseq-fuzz live: {e}");
-                return 2;
-            }
-        },
-        None => suite::suite()
-            .into_iter()
-            .map(|s| (s.case, Some(s.expect)))
-            .unzip(),
-    };
+            (Some(path), _) => match load_cases(path) {
+                Ok(c) => {
+                    let n = c.len();
+                    (c, vec![None; n])
+                }
+                Err(e) => {
+                    eprintln!("rseq-fuzz live: {e}");
+                    return 2;
+                }
+            },
+            (None, None) => suite::suite()
+                .into_iter()
+                .map(|s| (s.case, Some(s.expect)))
+                .unzip(),
+        };
     let mut h = match LiveHarness::new() {
         Ok(h) => h,
         Err(e) => {

@@ -46,18 +46,7 @@ pub fn check(run: &Run, lowered: &Lowered) -> Vec<(Finding, usize)> {
             .or_else(|| cpu_id_start_impossible(run, before, o))
             .or_else(|| cpu_id_live_after_unregistration(run, before, o, lowered))
         {
-            out.push((
-                Finding {
-                    oracle: "contract",
-                    runs: vec![run.name()],
-                    step: o.step,
-                    message: msg,
-                    first_divergence: None,
-                    explained_by: None,
-                    also_matches: Vec::new(),
-                },
-                k,
-            ));
+            out.push((Finding::new("contract", vec![run.name()], o.step, msg), k));
             break;
         }
     }

@@ -250,20 +250,16 @@ pub fn compare_from(
 ) -> Option<(Finding, usize)> {
     let (k, diff, step) = next_difference(old, new, from, carried)?;
     Some((
-        Finding {
-            oracle: "differential",
-            runs: vec![old.name(), new.name()],
+        Finding::new(
+            "differential",
+            vec![old.name(), new.name()],
             step,
-            message: format!(
+            format!(
                 "return {k} differs in {}{}",
                 diff.describe(),
                 carried.describe_after()
             ),
-            // Filled in by oracles::check once the registry has had its say.
-            first_divergence: None,
-            explained_by: None,
-            also_matches: Vec::new(),
-        },
+        ),
         k,
     ))
 }

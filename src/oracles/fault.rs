@@ -48,11 +48,11 @@ pub fn compare_from(
     let (k, diff, step) = differential::next_difference(reference, run, from, carried)?;
     let one_missing = reference.observations.get(k).is_none() || run.observations.get(k).is_none();
     Some((
-        Finding {
-            oracle: "fault-transparency",
-            runs: vec![format!("{} (fault-free)", reference.name()), run.name()],
+        Finding::new(
+            "fault-transparency",
+            vec![format!("{} (fault-free)", reference.name()), run.name()],
             step,
-            message: format!(
+            format!(
                 "resolvable faults changed what user space sees at return {k}: {}",
                 if one_missing {
                     "one run returned to user mode fewer times".to_string()
@@ -60,11 +60,7 @@ pub fn compare_from(
                     diff.describe()
                 }
             ) + &carried.describe_after(),
-            // Filled in by oracles::check once the registry has had its say.
-            first_divergence: None,
-            explained_by: None,
-            also_matches: Vec::new(),
-        },
+        ),
         k,
     ))
 }

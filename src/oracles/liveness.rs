@@ -29,18 +29,15 @@ pub fn check(run: &Run) -> Vec<Finding> {
                 || "the exit-to-user loop".to_string(),
                 |f| format!("the work loop of {f}()"),
             );
-            Finding {
-                oracle: "liveness",
-                runs: vec![run.name()],
-                step: o.step,
-                message: format!(
+            Finding::new(
+                "liveness",
+                vec![run.name()],
+                o.step,
+                format!(
                     "{which} did not end within {} iterations",
                     crate::kernel::EXIT_LOOP_BOUND
                 ),
-                first_divergence: None,
-                explained_by: None,
-                also_matches: Vec::new(),
-            }
+            )
         })
         .collect()
 }

@@ -105,6 +105,21 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A candidate finding of `oracle` on `runs`, seen after scenario event
+    /// `step`; [`check_runs`] asks the registry about it and fills in the
+    /// rest.
+    pub fn new(oracle: &'static str, runs: Vec<String>, step: usize, message: String) -> Self {
+        Finding {
+            oracle,
+            runs,
+            step,
+            message,
+            first_divergence: None,
+            explained_by: None,
+            also_matches: Vec::new(),
+        }
+    }
+
     /// The panic message of a fuzz target: oracle, runs, step, divergence.
     pub fn panic_message(&self) -> String {
         let mut m = format!(

@@ -51,17 +51,14 @@ fn write_while_unregistered(run: &Run, lowered: &Lowered) -> Option<Finding> {
             .iter()
             .find_map(successful_write);
         if let Some((function, addr, width)) = wrote {
-            return Some(Finding {
-                oracle: "security",
-                runs: vec![run.name()],
-                step: o.step,
-                message: format!(
+            return Some(Finding::new(
+                "security",
+                vec![run.name()],
+                o.step,
+                format!(
                     "{function} wrote {width} bytes at {addr:#x} while the task was not registered"
                 ),
-                first_divergence: None,
-                explained_by: None,
-                also_matches: Vec::new(),
-            });
+            ));
         }
     }
     None
@@ -101,15 +98,8 @@ fn check_trace(run: &Run, lowered: &Lowered) -> Vec<Finding> {
             sigs.push(*sig);
         }
     }
-    let finding = |step: usize, message: String| Finding {
-        oracle: "security",
-        runs: vec![run.name()],
-        step,
-        message,
-        first_divergence: None,
-        explained_by: None,
-        also_matches: Vec::new(),
-    };
+    let finding =
+        |step: usize, message: String| Finding::new("security", vec![run.name()], step, message);
     let mut step = 0;
     let mut step_start = 0;
     let events = &run.trace.events;
