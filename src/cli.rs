@@ -152,6 +152,11 @@ pub enum Command {
         /// host's release number names: a kernel with the rework backported.
         #[arg(long)]
         model: Option<String>,
+        /// Run the time-slice extension probes (registration flags,
+        /// prctl(PR_RSEQ_SLICE_EXTENSION), rseq_slice_yield) instead of the
+        /// critical-section cases.
+        #[arg(long, conflicts_with_all = ["cases", "random", "count"])]
+        slice: bool,
         #[arg(long)]
         json: bool,
     },
@@ -260,10 +265,17 @@ pub fn run(cli: Cli) -> i32 {
             } => corpus::cmd_tmin(&file, out.as_deref(), target.as_deref(), strict),
         },
         Command::Live {
+            model,
+            slice: true,
+            json,
+            ..
+        } => Ok(crate::live::slice::cli_slice(model.as_deref(), json)),
+        Command::Live {
             cases,
             random,
             count,
             model,
+            slice: false,
             json,
         } => Ok(crate::live::cli_live(
             cases.as_deref(),

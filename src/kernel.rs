@@ -391,7 +391,6 @@ pub trait KernelVersion: 'static + Sized {
     /// irqentry_exit_to_user_mode().
     fn irqentry_exit_to_user_mode(k: &mut Kctx<'_, Self>);
 
-    /// prctl(PR_RSEQ_SLICE_EXTENSION, ...).
     /// resume_user_mode_work(NULL) from the KVM pre-guest work loop, for
     /// TIF_NOTIFY_RESUME: no user registers. The default only clears the bit.
     fn resume_user_mode_work_for_guest(k: &mut Kctx<'_, Self>) {
@@ -401,11 +400,13 @@ pub trait KernelVersion: 'static + Sized {
     /// rseq_virt_userspace_exit(), when KVM_RUN's vcpu_run returns (v6.19+).
     fn rseq_virt_userspace_exit(_k: &mut Kctx<'_, Self>) {}
 
+    /// prctl(PR_RSEQ_SLICE_EXTENSION, ...): an unknown prctl option before
+    /// v7.0.
     fn prctl_slice(_k: &mut Kctx<'_, Self>, _op: u32, _arg: u32) -> i64 {
         -abi::errno::EINVAL
     }
 
-    /// rseq_slice_yield().
+    /// rseq_slice_yield(): no such syscall before v7.0.
     fn slice_yield(_k: &mut Kctx<'_, Self>) -> i64 {
         -abi::errno::ENOSYS
     }

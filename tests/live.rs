@@ -659,3 +659,31 @@ fn random_cases_run_safely_and_agree_with_the_reference() {
     println!("{counts:?}");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// The time-slice extension probes on this machine's kernel agree with the
+/// model of its version; on the 6.18 host they check the "no such prctl or
+/// syscall" answers and the 64-byte registration.
+#[test]
+fn slice_probes_agree_with_the_model_of_the_host() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let arch = match host_arch() {
+        Ok(a) => a,
+        Err(e) => {
+            println!("{e}");
+            return;
+        }
+    };
+    let choice = ModelChoice::for_arch(arch, host_model_name());
+    let entry = choice.entry.expect("the host's model is registered");
+    for probe in slice::probes() {
+        let model = slice::model_outcome(entry, choice.cfg, &probe.ops);
+        let live = run_slice_probe(&probe.ops).expect("the probe runs");
+        assert_eq!(
+            live.returns.len() + usize::from(live.killed_by.is_some()),
+            probe.ops.iter().filter(|o| o.is_syscall()).count(),
+            "{}: every syscall returned or the task died",
+            probe.name
+        );
+        assert_eq!(live, model, "{}", probe.name);
+    }
+}

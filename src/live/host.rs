@@ -27,8 +27,9 @@ use super::case::{
     Layout, PageKind, Resolved, Trigger, ARENA_PAGES, CMD_WORDS, CONTROL_PAGE, GUARD_PAGES,
     OWN_AREA_OFFSET, SIG,
 };
+use super::slice::{AfterSyscall, ProbeOutcome, SliceOp};
 use super::{LiveError, Outcome};
-use crate::abi::{rseq, sig};
+use crate::abi::{self, rseq, sig};
 use crate::mem::PAGE_SIZE;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 
@@ -226,8 +227,9 @@ fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
-/// The real addresses of this process, or why the host is unsupported.
-pub fn probe_layout() -> Result<Layout, String> {
+/// The architecture of this host: x86_64, with 5-level paging when the CPU
+/// has la57 (the kernel then uses it, and TASK_SIZE is larger).
+pub fn host_arch() -> crate::abi::Arch {
     let la57 = std::fs::read_to_string("/proc/cpuinfo")
         .map(|s| {
             s.lines()
@@ -235,11 +237,16 @@ pub fn probe_layout() -> Result<Layout, String> {
                 .is_some_and(|l| l.split_whitespace().any(|f| f == "la57"))
         })
         .unwrap_or(false);
-    let arch = if la57 {
+    if la57 {
         crate::abi::Arch::X86_64La57
     } else {
         crate::abi::Arch::X86_64
-    };
+    }
+}
+
+/// libc's registration of this thread, as (area, length), or None when
+/// libc did not register one.
+fn libc_registration() -> Result<Option<(u64, u32)>, String> {
     // glibc >= 2.35 exports __rseq_offset (the area's offset from the thread
     // pointer) and __rseq_size (0 when it did not register). Looked up at
     // run time so that older glibc still links; without them the child
@@ -255,33 +262,34 @@ pub fn probe_layout() -> Result<Layout, String> {
             (*(off as *const isize), *(size as *const u32))
         }
     };
-    let (area, area_len) = if size > 0 {
-        let area = thread_pointer().wrapping_add(offset as u64);
-        // rseq(area, len, 0, SIG) on a thread registered with exactly these
-        // arguments answers EBUSY: that proves the registration.
-        let mut found = None;
-        for len in [32u32, size] {
-            // SAFETY: the kernel only compares the arguments with the
-            // registration and returns; nothing is written.
-            let r = unsafe { libc::syscall(libc::SYS_rseq, area, len, 0, SIG) };
-            if r == -1 && errno() == libc::EBUSY {
-                found = Some(len);
-                break;
-            }
+    if size == 0 {
+        return Ok(None);
+    }
+    let area = thread_pointer().wrapping_add(offset as u64);
+    // rseq(area, len, 0, SIG) on a thread registered with exactly these
+    // arguments answers EBUSY: that proves the registration.
+    for len in [32u32, size] {
+        // SAFETY: the kernel only compares the arguments with the
+        // registration and returns; nothing is written.
+        let r = unsafe { libc::syscall(libc::SYS_rseq, area, len, 0, SIG) };
+        if r == -1 && errno() == libc::EBUSY {
+            return Ok(Some((area, len)));
         }
-        match found {
-            Some(len) => (area, len),
-            None => {
-                return Err(format!(
-                    "unsupported: libc's rseq area at {area:#x} (size {size}) is not registered with signature {SIG:#x}"
-                ))
-            }
-        }
-    } else {
-        (
+    }
+    Err(format!(
+        "unsupported: libc's rseq area at {area:#x} (size {size}) is not registered with signature {SIG:#x}"
+    ))
+}
+
+/// The real addresses of this process, or why the host is unsupported.
+pub fn probe_layout() -> Result<Layout, String> {
+    let arch = host_arch();
+    let (area, area_len) = match libc_registration()? {
+        Some(reg) => reg,
+        None => (
             ARENA_BASE + CONTROL_PAGE * PAGE_SIZE + OWN_AREA_OFFSET,
             super::own_area_len().map_err(|e| format!("unsupported: {e}"))?,
-        )
+        ),
     };
     // SAFETY: taking the addresses of the assembly labels above.
     let l = unsafe {
@@ -1175,4 +1183,149 @@ fn interpret(l: &Layout, res: &Resolved, out: &[u64; RES_WORDS]) -> Result<Outco
         }
     };
     Ok(super::classify(res, resume_ip, rseq_cs))
+}
+
+// ---------------------------------------------------------------------------
+// The time-slice extension probes (super::slice).
+
+/// Run one slice probe in a child of its own: the child drops libc's
+/// registration, maps a fresh page for its area, fills the area, and runs
+/// the steps; after each syscall it writes the return value and the area's
+/// words to a page shared with this process. A signal that kills the child
+/// ends the probe.
+pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
+    use super::slice::{
+        AREA_BYTES, AREA_FILL, FLAGS_OFFSET, NR_RSEQ_SLICE_YIELD, PR_RSEQ_SLICE_EXTENSION,
+    };
+    // Words in the shared page: [0] = records written, then 5 words a
+    // record: the return value and the area's first 32 bytes as read back
+    // (rseq_cs, flags and slice_ctrl are in them).
+    const WORDS_PER_RECORD: usize = 5;
+    if 1 + ops.len() * WORDS_PER_RECORD > (PAGE_SIZE / 8) as usize {
+        return Err("probe too long".into());
+    }
+    let libc_reg = libc_registration()?;
+    // One anonymous read-write page: MAP_SHARED for the records, which the
+    // child writes and this process reads, MAP_PRIVATE for the area.
+    let map = |sharing: libc::c_int| {
+        // SAFETY: a new anonymous mapping, checked for MAP_FAILED below.
+        unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE_SIZE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                sharing | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        }
+    };
+    let pages = [map(libc::MAP_SHARED), map(libc::MAP_PRIVATE)];
+    let unmap = || {
+        for p in pages.into_iter().filter(|&p| p != libc::MAP_FAILED) {
+            // SAFETY: a page mapped above, no longer used.
+            unsafe { libc::munmap(p, PAGE_SIZE as usize) };
+        }
+    };
+    if pages.contains(&libc::MAP_FAILED) {
+        let e = errno();
+        unmap();
+        return Err(format!("mmap failed (errno {e})"));
+    }
+    let (shared, area) = (pages[0] as *mut u64, pages[1] as *mut u8);
+    // SAFETY: fork in a process whose other threads (if any) the child
+    // never waits for; the child calls only raw syscalls and _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        unmap();
+        return Err(format!("fork failed (errno {})", errno()));
+    }
+    if pid == 0 {
+        // SAFETY: the child owns both pages; every pointer stays inside
+        // them; only async-signal-safe calls follow.
+        unsafe {
+            libc::alarm(10);
+            // Rust's runtime catches SIGSEGV for its stack-overflow report,
+            // and its handler returns from a signal the kernel forced: the
+            // default action is what the probe observes.
+            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+            if let Some((addr, len)) = libc_reg {
+                let r = libc::syscall(libc::SYS_rseq, addr, len, abi::RSEQ_FLAG_UNREGISTER, SIG);
+                if r != 0 {
+                    libc::_exit(80);
+                }
+            }
+            std::ptr::write_bytes(area, AREA_FILL, AREA_BYTES);
+            let ret = |r: libc::c_long| -> i64 {
+                if r == -1 {
+                    -i64::from(errno())
+                } else {
+                    r
+                }
+            };
+            let mut n = 0usize;
+            for op in ops {
+                let r = match *op {
+                    SliceOp::Register { len, flags } => {
+                        libc::syscall(libc::SYS_rseq, area, len, flags, SIG)
+                    }
+                    SliceOp::Unregister { len } => {
+                        libc::syscall(libc::SYS_rseq, area, len, abi::RSEQ_FLAG_UNREGISTER, SIG)
+                    }
+                    SliceOp::Prctl { op, arg } => libc::syscall(
+                        libc::SYS_prctl,
+                        PR_RSEQ_SLICE_EXTENSION,
+                        u64::from(op),
+                        u64::from(arg),
+                        0u64,
+                        0u64,
+                    ),
+                    SliceOp::Yield => libc::syscall(NR_RSEQ_SLICE_YIELD),
+                    SliceOp::StoreFlags { value } => {
+                        std::ptr::write_volatile(area.add(FLAGS_OFFSET) as *mut u32, value);
+                        continue;
+                    }
+                };
+                let r = ret(r);
+                let rec = shared.add(1 + n * WORDS_PER_RECORD);
+                std::ptr::write_volatile(rec, r as u64);
+                for w in 0..4 {
+                    let v = std::ptr::read_volatile((area as *const u64).add(w));
+                    std::ptr::write_volatile(rec.add(1 + w), v);
+                }
+                n += 1;
+                std::ptr::write_volatile(shared, n as u64);
+            }
+            libc::_exit(0);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child forked above.
+    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+    // SAFETY: the shared page, which the dead child no longer writes.
+    let words: Vec<u64> = unsafe {
+        let n = std::ptr::read_volatile(shared) as usize;
+        (0..(1 + n.min(ops.len()) * WORDS_PER_RECORD))
+            .map(|i| std::ptr::read_volatile(shared.add(i)))
+            .collect()
+    };
+    unmap();
+    if waited != pid {
+        return Err(format!("waitpid failed (errno {})", errno()));
+    }
+    let mut out = ProbeOutcome::default();
+    if libc::WIFSIGNALED(status) {
+        out.killed_by = Some(libc::WTERMSIG(status) as u8);
+    } else if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        return Err(format!("probe child {}", describe_status(status)));
+    }
+    for rec in words[1..].chunks_exact(WORDS_PER_RECORD) {
+        let mut bytes = [0u8; 32];
+        for (w, v) in rec[1..].iter().enumerate() {
+            bytes[w * 8..w * 8 + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        out.returns
+            .push(AfterSyscall::from_area(rec[0] as i64, &bytes));
+    }
+    Ok(out)
 }

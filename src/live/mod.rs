@@ -9,6 +9,8 @@
 //! * [`model`]: the same case as a [`Setup`] and driver events.
 //! * [`suite`]: the built-in suite, one case per legacy rule, boundary and
 //!   page state, each with what the spec (§3.5) says should happen.
+//! * [`mod@slice`]: the time-slice extension's syscall ABI (registration
+//!   flags, prctl, rseq_slice_yield), probed live and on the model.
 //!
 //! Elsewhere every entry point reports "unsupported: ...".
 
@@ -16,6 +18,7 @@ pub mod case;
 #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
 mod host;
 pub mod model;
+pub mod slice;
 pub mod suite;
 
 pub use case::{
@@ -119,6 +122,38 @@ type Inner = host::Harness;
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
 enum Inner {}
 
+/// Run a slice probe on the host kernel ([`mod@slice`]).
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+pub fn run_slice_probe(ops: &[slice::SliceOp]) -> Result<slice::ProbeOutcome, String> {
+    host::run_slice_probe(ops)
+}
+
+/// The architecture of this host, for the model ([`ModelChoice::for_arch`]).
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+pub fn host_arch() -> Result<Arch, String> {
+    Ok(host::host_arch())
+}
+
+/// Why this host has no live harness.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
+fn unsupported_host() -> String {
+    format!(
+        "unsupported: the live harness needs x86_64 Linux with glibc (this is {} {})",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
+pub fn run_slice_probe(_ops: &[slice::SliceOp]) -> Result<slice::ProbeOutcome, String> {
+    Err(unsupported_host())
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
+pub fn host_arch() -> Result<Arch, String> {
+    Err(unsupported_host())
+}
+
 /// The live harness of this process.
 pub struct LiveHarness {
     inner: Inner,
@@ -164,11 +199,7 @@ impl LiveHarness {
 impl LiveHarness {
     /// Start the harness, or say why the host is unsupported.
     pub fn new() -> Result<LiveHarness, String> {
-        Err(format!(
-            "unsupported: the live harness needs x86_64 Linux with glibc (this is {} {})",
-            std::env::consts::OS,
-            std::env::consts::ARCH
-        ))
+        Err(unsupported_host())
     }
 
     pub fn layout(&self) -> &Layout {
@@ -350,6 +381,12 @@ pub fn host_slice_extension() -> Option<bool> {
     host_kernel_config().map(|c| config_has(c, "CONFIG_RSEQ_SLICE_EXTENSION"))
 }
 
+/// The registry name of the model of the host's release (the legacy model
+/// for a release it cannot read).
+pub fn host_model_name() -> &'static str {
+    model_name_for_release(&host_release()).unwrap_or("v6.18")
+}
+
 /// The model a live comparison uses on this host.
 pub struct ModelChoice {
     /// The registry name, e.g. "v6.18".
@@ -361,10 +398,7 @@ pub struct ModelChoice {
 impl ModelChoice {
     /// The model of the host's version, configured like the host.
     pub fn host(layout: &Layout) -> ModelChoice {
-        Self::named(
-            layout,
-            model_name_for_release(&host_release()).unwrap_or("v6.18"),
-        )
+        Self::named(layout, host_model_name())
     }
 
     /// The model `name` (a registry name), configured like the host: for a
@@ -377,6 +411,12 @@ impl ModelChoice {
         } else {
             Arch::X86_64
         };
+        Self::for_arch(arch, name)
+    }
+
+    /// The model `name` for a host of architecture `arch`, configured like
+    /// the host.
+    pub fn for_arch(arch: Arch, name: &str) -> ModelChoice {
         let debug = host_debug_rseq(name);
         let slice = host_slice_extension();
         let entry = versions::find(name);

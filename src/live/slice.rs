@@ -1,0 +1,514 @@
+//! The time-slice extension's syscall ABI on a live kernel: what
+//! registration writes to `rseq->flags` and `rseq->slice_ctrl`, what
+//! prctl(PR_RSEQ_SLICE_EXTENSION) answers and writes, what
+//! rseq_slice_yield() returns, and when either kills the task.
+//!
+//! The critical-section cases of the live suite cannot tell a kernel built
+//! with CONFIG_RSEQ_SLICE_EXTENSION from one without: they classify where the
+//! task resumes, not the area's flags. These probes can. Each is a short
+//! sequence of syscalls and user stores, run in a child process that
+//! registers an area of its own, and run as a scenario on the model of the
+//! host; after every syscall both report its return value and the area's
+//! `rseq_cs`, `flags` and `slice_ctrl` words, and the task's death by a
+//! signal ends the probe. On a kernel without the extension (6.18 and
+//! before, or a 7.x built without it) the same probes check the "not
+//! configured" answers.
+//!
+//! Kernel functions the probes reach (kernel/rseq.c, v7.0+):
+//! rseq_register(), rseq_slice_extension_prctl(), sys_rseq_slice_yield()
+//! and the unregistration in sys_rseq().
+
+use crate::abi::{self, Arch};
+use crate::kernel::Fate;
+use crate::scenario::{Anchor, Init, Scenario, SigVal, Step, Val};
+use crate::versions::VersionEntry;
+use serde::Serialize;
+
+/// prctl(2) option number of PR_RSEQ_SLICE_EXTENSION (include/uapi/linux/prctl.h).
+pub const PR_RSEQ_SLICE_EXTENSION: u64 = 79;
+pub const PR_GET: u32 = 1;
+pub const PR_SET: u32 = 2;
+/// PR_RSEQ_SLICE_EXT_ENABLE.
+pub const ENABLE: u32 = 1;
+/// rseq() registration flag RSEQ_FLAG_SLICE_EXT_DEFAULT_ON.
+pub const DEFAULT_ON: u32 = 1 << 1;
+/// x86_64's syscall number of rseq_slice_yield (syscall_64.tbl).
+pub const NR_RSEQ_SLICE_YIELD: i64 = 471;
+
+/// Offsets in struct rseq of the words a probe reports.
+pub const RSEQ_CS_OFFSET: usize = abi::rseq::RSEQ_CS as usize;
+pub const FLAGS_OFFSET: usize = abi::rseq::FLAGS as usize;
+pub const SLICE_CTRL_OFFSET: usize = 28;
+
+/// What the child's area holds before the probe: every byte 0x5a, so that
+/// a field the kernel writes (or leaves alone) shows.
+pub const AREA_FILL: u8 = 0x5a;
+/// Bytes of the area the probes use (the largest registration length).
+pub const AREA_BYTES: usize = 64;
+
+/// One step of a probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum SliceOp {
+    /// rseq(area, len, flags, RSEQ_SIG).
+    Register { len: u32, flags: u32 },
+    /// rseq(area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG).
+    Unregister { len: u32 },
+    /// prctl(PR_RSEQ_SLICE_EXTENSION, op, arg, 0, 0).
+    Prctl { op: u32, arg: u32 },
+    /// rseq_slice_yield().
+    Yield,
+    /// The program stores to `rseq->flags`.
+    StoreFlags { value: u32 },
+}
+
+impl SliceOp {
+    pub fn is_syscall(self) -> bool {
+        !matches!(self, SliceOp::StoreFlags { .. })
+    }
+
+    /// The scenario step that does the same on the model.
+    fn step(self) -> Step {
+        let area = |delta: i32| Val::at(Anchor::Area, delta);
+        match self {
+            SliceOp::Register { len, flags } => Step::Rseq {
+                addr: area(0),
+                len,
+                flags,
+                sig: SigVal::ARCH,
+            },
+            SliceOp::Unregister { len } => Step::Rseq {
+                addr: area(0),
+                len,
+                flags: abi::RSEQ_FLAG_UNREGISTER,
+                sig: SigVal::ARCH,
+            },
+            SliceOp::Prctl { op, arg } => Step::PrctlSlice { op, arg },
+            SliceOp::Yield => Step::SliceYield,
+            SliceOp::StoreFlags { value } => Step::Store32 {
+                addr: area(FLAGS_OFFSET as i32),
+                value,
+            },
+        }
+    }
+}
+
+/// A named sequence of steps.
+pub struct SliceProbe {
+    pub name: &'static str,
+    pub ops: Vec<SliceOp>,
+}
+
+/// After one syscall: its return value (-errno on failure) and the area's
+/// words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AfterSyscall {
+    pub ret: i64,
+    pub rseq_cs: u64,
+    pub flags: u32,
+    pub slice_ctrl: u32,
+}
+
+impl AfterSyscall {
+    /// The record of a return, from the area's bytes.
+    pub fn from_area(ret: i64, area: &[u8]) -> AfterSyscall {
+        let u32_at = |o: usize| u32::from_le_bytes(area[o..o + 4].try_into().unwrap_or([0; 4]));
+        AfterSyscall {
+            ret,
+            rseq_cs: u64::from_le_bytes(
+                area[RSEQ_CS_OFFSET..RSEQ_CS_OFFSET + 8]
+                    .try_into()
+                    .unwrap_or([0; 8]),
+            ),
+            flags: u32_at(FLAGS_OFFSET),
+            slice_ctrl: u32_at(SLICE_CTRL_OFFSET),
+        }
+    }
+}
+
+/// What a probe did: one record per syscall that returned, and the signal
+/// that killed the task, if one did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProbeOutcome {
+    pub returns: Vec<AfterSyscall>,
+    pub killed_by: Option<u8>,
+}
+
+impl ProbeOutcome {
+    pub fn describe(&self) -> String {
+        let mut s: Vec<String> = self
+            .returns
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}(flags {:#x}, slice_ctrl {:#x}, rseq_cs {:#x})",
+                    r.ret, r.flags, r.slice_ctrl, r.rseq_cs
+                )
+            })
+            .collect();
+        if let Some(sig) = self.killed_by {
+            s.push(format!("killed by signal {sig}"));
+        }
+        s.join("; ")
+    }
+}
+
+/// The probes, each from a fresh child with nothing registered and the area
+/// filled with [`AREA_FILL`].
+pub fn probes() -> Vec<SliceProbe> {
+    use SliceOp::*;
+    let get = Prctl { op: PR_GET, arg: 0 };
+    let set = |arg| Prctl { op: PR_SET, arg };
+    let reg = |len, flags| Register { len, flags };
+    vec![
+        SliceProbe {
+            // Legacy mode (32 bytes): no slice bits, slice_ctrl untouched,
+            // and SET is refused (ENOTSUPP) even where the extension is
+            // built.
+            name: "legacy_len_32",
+            ops: vec![reg(32, 0), get, set(ENABLE), Yield],
+        },
+        SliceProbe {
+            name: "legacy_len_32_default_on",
+            ops: vec![reg(32, DEFAULT_ON), get],
+        },
+        SliceProbe {
+            // V2 mode: SLICE_EXT_AVAILABLE at registration, slice_ctrl
+            // zeroed; enable, enable again (no change), disable.
+            name: "v2_enable_disable",
+            ops: vec![reg(64, 0), get, set(ENABLE), get, set(ENABLE), set(0), get],
+        },
+        SliceProbe {
+            name: "v2_default_on",
+            ops: vec![reg(64, DEFAULT_ON), get, Yield, set(0), get],
+        },
+        SliceProbe {
+            name: "v2_bad_arguments",
+            ops: vec![
+                reg(64, 0),
+                Prctl { op: PR_GET, arg: 1 },
+                set(2),
+                set(ENABLE | 4),
+                Prctl { op: 3, arg: 0 },
+                Prctl { op: 0, arg: 0 },
+            ],
+        },
+        SliceProbe {
+            // Before any registration SET answers ENXIO where the
+            // extension is built; GET answers from the task's state.
+            name: "unregistered",
+            ops: vec![get, set(ENABLE), Yield],
+        },
+        SliceProbe {
+            // The program cleared SLICE_EXT_AVAILABLE: SET kills.
+            name: "v2_set_after_available_cleared",
+            ops: vec![reg(64, 0), StoreFlags { value: 0 }, set(ENABLE)],
+        },
+        SliceProbe {
+            // Enabled, and the program cleared SLICE_EXT_ENABLED: disabling
+            // kills.
+            name: "v2_disable_after_enabled_cleared",
+            ops: vec![
+                reg(64, DEFAULT_ON),
+                StoreFlags {
+                    value: abi::RSEQ_CS_FLAG_SLICE_EXT_AVAILABLE,
+                },
+                set(0),
+            ],
+        },
+        SliceProbe {
+            // The program set SLICE_EXT_ENABLED itself: enabling takes the
+            // flags as they are.
+            name: "v2_enable_with_enabled_bit_set_by_the_program",
+            ops: vec![
+                reg(64, 0),
+                StoreFlags {
+                    value: abi::RSEQ_CS_FLAG_SLICE_EXT_AVAILABLE
+                        | abi::RSEQ_CS_FLAG_SLICE_EXT_ENABLED,
+                },
+                set(ENABLE),
+                get,
+            ],
+        },
+        SliceProbe {
+            // Unregistration, then GET and SET on no area, then a legacy
+            // registration.
+            name: "v2_unregister_then_legacy",
+            ops: vec![
+                reg(64, DEFAULT_ON),
+                Unregister { len: 64 },
+                get,
+                set(ENABLE),
+                reg(32, 0),
+                get,
+            ],
+        },
+        SliceProbe {
+            // A 64-byte registration with a bad unregistration length.
+            name: "v2_unregister_wrong_len",
+            ops: vec![reg(64, 0), Unregister { len: 32 }, get],
+        },
+    ]
+}
+
+/// The probe as a scenario: nothing registered, the area present and
+/// filled, the task entering user mode first.
+pub fn scenario(arch: Arch, ops: &[SliceOp]) -> Scenario {
+    // Each syscall returns to user mode before the next step: a store while
+    // the task is in the kernel would be another thread's.
+    let mut steps = vec![Step::ExitToUser];
+    for op in ops {
+        steps.push(op.step());
+        if op.is_syscall() {
+            steps.push(Step::ExitToUser);
+        }
+    }
+    Scenario {
+        arch,
+        registration: None,
+        init: vec![Init::Bytes {
+            at: Val::at(Anchor::Area, 0),
+            bytes: vec![AREA_FILL; AREA_BYTES],
+        }],
+        steps,
+        ..Scenario::default()
+    }
+}
+
+/// The probe on the model `entry` under `cfg`.
+pub fn model_outcome(
+    entry: &VersionEntry,
+    cfg: crate::config::Config,
+    ops: &[SliceOp],
+) -> ProbeOutcome {
+    let lowered = scenario(cfg.arch, ops).lower();
+    let run = crate::runner::run(entry, cfg, &lowered, false);
+    let mut out = ProbeOutcome::default();
+    for obs in run.observations.iter().filter(|o| o.task == 0) {
+        if let Fate::Killed { sig } = obs.fate {
+            out.killed_by = Some(sig);
+            break;
+        }
+        // The task observes the layout's area from the start
+        // (Task::observed_area), which is where every probe registers.
+        if let (Some(ret), Some(area)) = (obs.syscall_ret, &obs.area) {
+            if area.len() >= 32 {
+                out.returns.push(AfterSyscall::from_area(ret, area));
+            }
+        }
+    }
+    out
+}
+
+/// How one probe compared.
+#[derive(Debug, Serialize)]
+pub struct ProbeReport {
+    pub name: &'static str,
+    pub ops: Vec<SliceOp>,
+    pub verdict: super::Verdict,
+    pub live: Result<ProbeOutcome, String>,
+    pub model: ProbeOutcome,
+}
+
+/// `rseq-fuzz live --slice [--model V] [--json]`: every probe on the host
+/// kernel and on the model of the host's version (or V), configured like
+/// the host. Exit 0 when every probe agrees (or the host has no harness),
+/// 1 on a disagreement or a probe error, 2 for an unknown model.
+pub fn cli_slice(model: Option<&str>, json: bool) -> i32 {
+    use super::Verdict;
+    let arch = match super::host_arch() {
+        Ok(a) => a,
+        Err(e) => {
+            println!("{e}");
+            return 0;
+        }
+    };
+    let name = model.unwrap_or_else(|| super::host_model_name());
+    let choice = super::ModelChoice::for_arch(arch, name);
+    let Some(entry) = choice.entry else {
+        eprintln!("rseq-fuzz live: unknown model '{name}' (see `rseq-fuzz versions`)");
+        return 2;
+    };
+    if !json {
+        println!(
+            "host {}, model {} [{}]: time-slice extension probes",
+            super::host_release(),
+            choice.name,
+            choice.cfg
+        );
+    }
+    let mut reports = Vec::new();
+    for probe in probes() {
+        let model = model_outcome(entry, choice.cfg, &probe.ops);
+        let live = super::run_slice_probe(&probe.ops);
+        let verdict = match &live {
+            Ok(l) if *l == model => Verdict::Agree,
+            Ok(_) => Verdict::Disagree,
+            Err(_) => Verdict::Error,
+        };
+        if !json {
+            let live_text = match &live {
+                Ok(l) => l.describe(),
+                Err(e) => format!("probe error: {e}"),
+            };
+            match verdict {
+                Verdict::Agree => println!("agree    {:<48} {live_text}", probe.name),
+                _ => println!(
+                    "{:<8} {:<48}\n         live:  {live_text}\n         model: {}",
+                    format!("{verdict:?}").to_uppercase(),
+                    probe.name,
+                    model.describe()
+                ),
+            }
+        }
+        reports.push(ProbeReport {
+            name: probe.name,
+            ops: probe.ops,
+            verdict,
+            live,
+            model,
+        });
+    }
+    let agree = reports
+        .iter()
+        .filter(|r| r.verdict == Verdict::Agree)
+        .count();
+    if json {
+        crate::cli::print_json(&reports);
+    } else {
+        println!(
+            "{} probes: {agree} agree, {} differ or failed",
+            reports.len(),
+            reports.len() - agree
+        );
+    }
+    i32::from(agree != reports.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::versions;
+
+    fn build(version: &str, slice: bool, debug: bool) -> (&'static VersionEntry, Config) {
+        let entry = versions::find(version).expect("registered version");
+        let cfg = (entry.configs)()
+            .into_iter()
+            .find(|c| {
+                c.arch == Arch::X86_64
+                    && c.debug == debug
+                    && c.slice_extension == slice
+                    && (!slice || c.slice_key)
+            })
+            .expect("an x86_64 build");
+        (entry, cfg)
+    }
+
+    fn probe(name: &str) -> Vec<SliceOp> {
+        probes()
+            .into_iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no probe {name}"))
+            .ops
+    }
+
+    fn ret(ret: i64, flags: u32, slice_ctrl: u32) -> AfterSyscall {
+        AfterSyscall {
+            ret,
+            rseq_cs: 0,
+            flags,
+            slice_ctrl,
+        }
+    }
+
+    const FILL: u32 = u32::from_ne_bytes([AREA_FILL; 4]);
+
+    // The expectations below are what the real kernels answered in QEMU
+    // (scripts/live-vm/run.sh ... -- --slice): a 7.2.13 built with
+    // CONFIG_RSEQ_SLICE_EXTENSION (scripts/live-vm/build-kernel.sh),
+    // Debian's 7.2.13 and 7.3.4 without it, and this machine's 6.18.
+
+    #[test]
+    fn v7_1_slice_build_answers_as_the_slice_kernel_did() {
+        for debug in [false, true] {
+            let (entry, cfg) = build("v7.1", true, debug);
+            // Registration in V2 mode sets SLICE_EXT_AVAILABLE and zeroes
+            // slice_ctrl; SET enables (0x30), GET reports it, a repeated
+            // SET changes nothing, SET 0 clears ENABLED only.
+            assert_eq!(
+                model_outcome(entry, cfg, &probe("v2_enable_disable")).returns,
+                vec![
+                    ret(0, 0x10, 0),
+                    ret(0, 0x10, 0),
+                    ret(0, 0x30, 0),
+                    ret(1, 0x30, 0),
+                    ret(0, 0x30, 0),
+                    ret(0, 0x10, 0),
+                    ret(0, 0x10, 0),
+                ],
+                "{cfg}"
+            );
+            // Legacy mode: flags 0, slice_ctrl untouched, SET refused.
+            assert_eq!(
+                model_outcome(entry, cfg, &probe("legacy_len_32")).returns,
+                vec![
+                    ret(0, 0, FILL),
+                    ret(0, 0, FILL),
+                    ret(-abi::errno::ENOTSUPP, 0, FILL),
+                    ret(0, 0, FILL),
+                ],
+                "{cfg}"
+            );
+            // Clearing SLICE_EXT_AVAILABLE and asking to enable: SIGSEGV.
+            assert_eq!(
+                model_outcome(entry, cfg, &probe("v2_set_after_available_cleared")),
+                ProbeOutcome {
+                    returns: vec![ret(0, 0x10, 0)],
+                    killed_by: Some(crate::abi::sig::SIGSEGV),
+                },
+                "{cfg}"
+            );
+            // No area: GET answers 0, SET ENXIO, yield 0.
+            let unregistered = model_outcome(entry, cfg, &probe("unregistered"));
+            let rets: Vec<i64> = unregistered.returns.iter().map(|r| r.ret).collect();
+            assert_eq!(rets, vec![0, -abi::errno::ENXIO, 0], "{cfg}");
+        }
+    }
+
+    #[test]
+    fn builds_without_the_extension_answer_enotsupp() {
+        let (entry, cfg) = build("v7.1", false, false);
+        let out = model_outcome(entry, cfg, &probe("v2_enable_disable"));
+        assert_eq!(
+            out.returns[0],
+            ret(0, 0, FILL),
+            "no slice bits, slice_ctrl left"
+        );
+        assert!(out.returns[1..]
+            .iter()
+            .all(|r| r.ret == -abi::errno::ENOTSUPP));
+    }
+
+    #[test]
+    fn legacy_answers_einval_and_enosys() {
+        let (entry, cfg) = build("v6.18", false, false);
+        let out = model_outcome(entry, cfg, &probe("legacy_len_32"));
+        let rets: Vec<i64> = out.returns.iter().map(|r| r.ret).collect();
+        // rseq() leaves flags alone; prctl option 79 is unknown; syscall
+        // 471 does not exist.
+        assert_eq!(
+            rets,
+            vec![
+                0,
+                -abi::errno::EINVAL,
+                -abi::errno::EINVAL,
+                -abi::errno::ENOSYS
+            ]
+        );
+        assert_eq!(out.returns[0].flags, FILL);
+        // RSEQ_FLAG_SLICE_EXT_DEFAULT_ON is an unknown flag there.
+        let out = model_outcome(entry, cfg, &probe("legacy_len_32_default_on"));
+        assert_eq!(out.returns[0].ret, -abi::errno::EINVAL);
+    }
+}
