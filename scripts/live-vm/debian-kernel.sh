@@ -18,16 +18,9 @@ suite="${3:-}"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
-apt_opts=()
-if [ -n "$suite" ]; then
-  mirror="$(apt-get indextargets --format '$(REPO_URI)' | grep -v -- '-security' | sort -u | head -1)"
-  [ -n "$mirror" ] || { echo "debian-kernel: no Debian mirror in the apt sources" >&2; exit 2; }
-  mkdir -p "$dir/apt/lists/partial"
-  echo "deb ${mirror%/} $suite main" > "$dir/apt/sources.list"
-  apt_opts=(-o "Dir::Etc::SourceList=$dir/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-            -o "Dir::State::Lists=$dir/apt/lists")
-  apt-get "${apt_opts[@]}" update -qq >&2
-fi
+# shellcheck source=scripts/live-vm/apt-suite.sh
+. "$(dirname "$0")/apt-suite.sh"
+apt_suite "$dir" "$suite" || exit 2
 
 # Up to Debian 13 the image is in linux-image-VERSION-cloud-amd64-unsigned
 # (boot/vmlinuz-VERSION, boot/config-VERSION); from Debian 14 on in
