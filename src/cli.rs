@@ -155,7 +155,8 @@ pub enum Command {
         /// Run the time-slice extension probes (registration flags,
         /// prctl(PR_RSEQ_SLICE_EXTENSION), rseq_slice_yield) instead of the
         /// critical-section cases.
-        #[arg(long, conflicts_with_all = ["cases", "random", "count"])]
+        /// With --random SEED, N random probes (--count, default 1000).
+        #[arg(long, conflicts_with = "cases")]
         slice: bool,
         #[arg(long)]
         json: bool,
@@ -265,11 +266,18 @@ pub fn run(cli: Cli) -> i32 {
             } => corpus::cmd_tmin(&file, out.as_deref(), target.as_deref(), strict),
         },
         Command::Live {
+            random,
+            count,
             model,
             slice: true,
             json,
             ..
-        } => Ok(crate::live::slice::cli_slice(model.as_deref(), json)),
+        } => Ok(crate::live::slice::cli_slice(
+            random,
+            count,
+            model.as_deref(),
+            json,
+        )),
         Command::Live {
             cases,
             random,

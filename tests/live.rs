@@ -660,9 +660,9 @@ fn random_cases_run_safely_and_agree_with_the_reference() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
-/// The time-slice extension probes on this machine's kernel agree with the
-/// model of its version; on the 6.18 host they check the "no such prctl or
-/// syscall" answers and the 64-byte registration.
+/// The time-slice extension probes, and 300 random ones, on this machine's
+/// kernel agree with the model of its version; on the 6.18 host they check
+/// the "no such prctl or syscall" answers and the registration checks.
 #[test]
 fn slice_probes_agree_with_the_model_of_the_host() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -675,7 +675,10 @@ fn slice_probes_agree_with_the_model_of_the_host() {
     };
     let choice = ModelChoice::for_arch(arch, host_model_name());
     let entry = choice.entry.expect("the host's model is registered");
-    for probe in slice::probes() {
+    for probe in slice::probes()
+        .into_iter()
+        .chain(slice::random_probes(3, 300))
+    {
         let model = slice::model_outcome(entry, choice.cfg, &probe.ops);
         let live = run_slice_probe(&probe.ops).expect("the probe runs");
         assert_eq!(

@@ -1266,11 +1266,11 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
             let mut n = 0usize;
             for op in ops {
                 let r = match *op {
-                    SliceOp::Register { len, flags } => {
-                        libc::syscall(libc::SYS_rseq, area, len, flags, SIG)
+                    SliceOp::Register { len, flags, sig } => {
+                        libc::syscall(libc::SYS_rseq, area, len, flags, sig)
                     }
-                    SliceOp::Unregister { len } => {
-                        libc::syscall(libc::SYS_rseq, area, len, abi::RSEQ_FLAG_UNREGISTER, SIG)
+                    SliceOp::Unregister { len, sig } => {
+                        libc::syscall(libc::SYS_rseq, area, len, abi::RSEQ_FLAG_UNREGISTER, sig)
                     }
                     SliceOp::Prctl { op, arg } => libc::syscall(
                         libc::SYS_prctl,

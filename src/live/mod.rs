@@ -593,6 +593,28 @@ fn per_s(n: usize, t: Duration) -> f64 {
     }
 }
 
+/// The xorshift64 generator of the random live cases and slice probes: the
+/// same seed makes the same cases on every host and every run.
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new(seed: u64) -> XorShift {
+        XorShift(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// One element of a non-empty list.
+    pub fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[(self.next_u64() % from.len() as u64) as usize]
+    }
+}
+
 /// `n` cases for a kernel in a virtual machine, where no fuzzer runs: each
 /// is a case of the built-in suite with a few of its fields (each with
 /// probability 1/8) taken from a case the live_kernel fuzz target's decoder
@@ -601,13 +623,8 @@ fn per_s(n: usize, t: Duration) -> f64 {
 /// mixing keeps most of a valid case and varies the rest.
 pub fn random_cases(seed: u64, n: usize) -> Vec<LiveCase> {
     let base = suite::suite();
-    let mut state = seed | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = XorShift::new(seed);
+    let mut next = move || rng.next_u64();
     let mut cases = Vec::with_capacity(n);
     let mut tries = 0;
     while cases.len() < n && tries < 4 * n + 16 && !base.is_empty() {

@@ -50,10 +50,10 @@ pub const AREA_BYTES: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum SliceOp {
-    /// rseq(area, len, flags, RSEQ_SIG).
-    Register { len: u32, flags: u32 },
-    /// rseq(area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG).
-    Unregister { len: u32 },
+    /// rseq(area, len, flags, sig).
+    Register { len: u32, flags: u32, sig: u32 },
+    /// rseq(area, len, RSEQ_FLAG_UNREGISTER, sig).
+    Unregister { len: u32, sig: u32 },
     /// prctl(PR_RSEQ_SLICE_EXTENSION, op, arg, 0, 0).
     Prctl { op: u32, arg: u32 },
     /// rseq_slice_yield().
@@ -71,17 +71,17 @@ impl SliceOp {
     fn step(self) -> Step {
         let area = |delta: i32| Val::at(Anchor::Area, delta);
         match self {
-            SliceOp::Register { len, flags } => Step::Rseq {
+            SliceOp::Register { len, flags, sig } => Step::Rseq {
                 addr: area(0),
                 len,
                 flags,
-                sig: SigVal::ARCH,
+                sig: SigVal::Raw(sig),
             },
-            SliceOp::Unregister { len } => Step::Rseq {
+            SliceOp::Unregister { len, sig } => Step::Rseq {
                 addr: area(0),
                 len,
                 flags: abi::RSEQ_FLAG_UNREGISTER,
-                sig: SigVal::ARCH,
+                sig: SigVal::Raw(sig),
             },
             SliceOp::Prctl { op, arg } => Step::PrctlSlice { op, arg },
             SliceOp::Yield => Step::SliceYield,
@@ -95,7 +95,7 @@ impl SliceOp {
 
 /// A named sequence of steps.
 pub struct SliceProbe {
-    pub name: &'static str,
+    pub name: String,
     pub ops: Vec<SliceOp>,
 }
 
@@ -159,31 +159,39 @@ pub fn probes() -> Vec<SliceProbe> {
     use SliceOp::*;
     let get = Prctl { op: PR_GET, arg: 0 };
     let set = |arg| Prctl { op: PR_SET, arg };
-    let reg = |len, flags| Register { len, flags };
+    let reg = |len, flags| Register {
+        len,
+        flags,
+        sig: super::SIG,
+    };
+    let unreg = |len| Unregister {
+        len,
+        sig: super::SIG,
+    };
     vec![
         SliceProbe {
             // Legacy mode (32 bytes): no slice bits, slice_ctrl untouched,
             // and SET is refused (ENOTSUPP) even where the extension is
             // built.
-            name: "legacy_len_32",
+            name: "legacy_len_32".into(),
             ops: vec![reg(32, 0), get, set(ENABLE), Yield],
         },
         SliceProbe {
-            name: "legacy_len_32_default_on",
+            name: "legacy_len_32_default_on".into(),
             ops: vec![reg(32, DEFAULT_ON), get],
         },
         SliceProbe {
             // V2 mode: SLICE_EXT_AVAILABLE at registration, slice_ctrl
             // zeroed; enable, enable again (no change), disable.
-            name: "v2_enable_disable",
+            name: "v2_enable_disable".into(),
             ops: vec![reg(64, 0), get, set(ENABLE), get, set(ENABLE), set(0), get],
         },
         SliceProbe {
-            name: "v2_default_on",
+            name: "v2_default_on".into(),
             ops: vec![reg(64, DEFAULT_ON), get, Yield, set(0), get],
         },
         SliceProbe {
-            name: "v2_bad_arguments",
+            name: "v2_bad_arguments".into(),
             ops: vec![
                 reg(64, 0),
                 Prctl { op: PR_GET, arg: 1 },
@@ -196,18 +204,18 @@ pub fn probes() -> Vec<SliceProbe> {
         SliceProbe {
             // Before any registration SET answers ENXIO where the
             // extension is built; GET answers from the task's state.
-            name: "unregistered",
+            name: "unregistered".into(),
             ops: vec![get, set(ENABLE), Yield],
         },
         SliceProbe {
             // The program cleared SLICE_EXT_AVAILABLE: SET kills.
-            name: "v2_set_after_available_cleared",
+            name: "v2_set_after_available_cleared".into(),
             ops: vec![reg(64, 0), StoreFlags { value: 0 }, set(ENABLE)],
         },
         SliceProbe {
             // Enabled, and the program cleared SLICE_EXT_ENABLED: disabling
             // kills.
-            name: "v2_disable_after_enabled_cleared",
+            name: "v2_disable_after_enabled_cleared".into(),
             ops: vec![
                 reg(64, DEFAULT_ON),
                 StoreFlags {
@@ -219,7 +227,7 @@ pub fn probes() -> Vec<SliceProbe> {
         SliceProbe {
             // The program set SLICE_EXT_ENABLED itself: enabling takes the
             // flags as they are.
-            name: "v2_enable_with_enabled_bit_set_by_the_program",
+            name: "v2_enable_with_enabled_bit_set_by_the_program".into(),
             ops: vec![
                 reg(64, 0),
                 StoreFlags {
@@ -233,10 +241,10 @@ pub fn probes() -> Vec<SliceProbe> {
         SliceProbe {
             // Unregistration, then GET and SET on no area, then a legacy
             // registration.
-            name: "v2_unregister_then_legacy",
+            name: "v2_unregister_then_legacy".into(),
             ops: vec![
                 reg(64, DEFAULT_ON),
-                Unregister { len: 64 },
+                unreg(64),
                 get,
                 set(ENABLE),
                 reg(32, 0),
@@ -245,10 +253,61 @@ pub fn probes() -> Vec<SliceProbe> {
         },
         SliceProbe {
             // A 64-byte registration with a bad unregistration length.
-            name: "v2_unregister_wrong_len",
-            ops: vec![reg(64, 0), Unregister { len: 32 }, get],
+            name: "v2_unregister_wrong_len".into(),
+            ops: vec![reg(64, 0), unreg(32), get],
         },
     ]
+}
+
+/// `n` probes of random steps, made from `seed` ([`super::XorShift`]): the
+/// registration's length, flags and signature, re-registration and
+/// unregistration, prctl with any operation and argument, and stores of
+/// flag bits, in any order. Most start with a registration.
+pub fn random_probes(seed: u64, n: usize) -> Vec<SliceProbe> {
+    const LENS: [u32; 12] = [32, 32, 64, 64, 33, 48, 96, 128, 256, 31, 0, 20];
+    const REG_FLAGS: [u32; 6] = [0, 0, DEFAULT_ON, 4, DEFAULT_ON | 4, 1 << 31];
+    const SIGS: [u32; 4] = [super::SIG, super::SIG, super::SIG, super::SIG ^ 1];
+    const PR_OPS: [u32; 5] = [PR_GET, PR_SET, PR_SET, 0, 3];
+    const PR_ARGS: [u32; 6] = [0, ENABLE, ENABLE, 2, 3, u32::MAX];
+    const FLAG_VALUES: [u32; 8] = [0, 0x10, 0x20, 0x30, 0x1, 0x8, 0x40, u32::MAX];
+    let mut rng = super::XorShift::new(seed);
+    (0..n)
+        .map(|i| {
+            let len = 2 + (rng.next_u64() % 7) as usize;
+            let ops = (0..len)
+                .map(|k| {
+                    let kind = if k == 0 && rng.next_u64() % 4 != 0 {
+                        0
+                    } else {
+                        rng.next_u64() % 10
+                    };
+                    match kind {
+                        0 | 1 => SliceOp::Register {
+                            len: rng.pick(&LENS),
+                            flags: rng.pick(&REG_FLAGS),
+                            sig: rng.pick(&SIGS),
+                        },
+                        2 => SliceOp::Unregister {
+                            len: rng.pick(&LENS),
+                            sig: rng.pick(&SIGS),
+                        },
+                        3..=6 => SliceOp::Prctl {
+                            op: rng.pick(&PR_OPS),
+                            arg: rng.pick(&PR_ARGS),
+                        },
+                        7 => SliceOp::Yield,
+                        _ => SliceOp::StoreFlags {
+                            value: rng.pick(&FLAG_VALUES),
+                        },
+                    }
+                })
+                .collect();
+            SliceProbe {
+                name: format!("random_{seed}_{i}"),
+                ops,
+            }
+        })
+        .collect()
 }
 
 /// The probe as a scenario: nothing registered, the area present and
@@ -303,18 +362,24 @@ pub fn model_outcome(
 /// How one probe compared.
 #[derive(Debug, Serialize)]
 pub struct ProbeReport {
-    pub name: &'static str,
+    pub name: String,
     pub ops: Vec<SliceOp>,
     pub verdict: super::Verdict,
     pub live: Result<ProbeOutcome, String>,
     pub model: ProbeOutcome,
 }
 
-/// `rseq-fuzz live --slice [--model V] [--json]`: every probe on the host
+/// `rseq-fuzz live --slice [--random SEED [--count N]] [--model V]
+/// [--json]`: every probe (or N random ones, default 1000) on the host
 /// kernel and on the model of the host's version (or V), configured like
 /// the host. Exit 0 when every probe agrees (or the host has no harness),
 /// 1 on a disagreement or a probe error, 2 for an unknown model.
-pub fn cli_slice(model: Option<&str>, json: bool) -> i32 {
+pub fn cli_slice(
+    random_seed: Option<u64>,
+    count: Option<usize>,
+    model: Option<&str>,
+    json: bool,
+) -> i32 {
     use super::Verdict;
     let arch = match super::host_arch() {
         Ok(a) => a,
@@ -338,7 +403,11 @@ pub fn cli_slice(model: Option<&str>, json: bool) -> i32 {
         );
     }
     let mut reports = Vec::new();
-    for probe in probes() {
+    let list = match random_seed {
+        Some(seed) => random_probes(seed, count.unwrap_or(1000)),
+        None => probes(),
+    };
+    for probe in list {
         let model = model_outcome(entry, choice.cfg, &probe.ops);
         let live = super::run_slice_probe(&probe.ops);
         let verdict = match &live {
@@ -352,11 +421,13 @@ pub fn cli_slice(model: Option<&str>, json: bool) -> i32 {
                 Err(e) => format!("probe error: {e}"),
             };
             match verdict {
+                Verdict::Agree if random_seed.is_some() => {}
                 Verdict::Agree => println!("agree    {:<48} {live_text}", probe.name),
                 _ => println!(
-                    "{:<8} {:<48}\n         live:  {live_text}\n         model: {}",
+                    "{:<8} {:<48}\n         steps: {}\n         live:  {live_text}\n         model: {}",
                     format!("{verdict:?}").to_uppercase(),
                     probe.name,
+                    serde_json::to_string(&probe.ops).unwrap_or_default(),
                     model.describe()
                 ),
             }
@@ -474,6 +545,31 @@ mod tests {
             let rets: Vec<i64> = unregistered.returns.iter().map(|r| r.ret).collect();
             assert_eq!(rets, vec![0, -abi::errno::ENXIO, 0], "{cfg}");
         }
+    }
+
+    #[test]
+    fn random_probes_are_deterministic_and_reach_every_step_kind() {
+        let a = random_probes(9, 300);
+        let ops = |p: &[SliceProbe]| p.iter().map(|p| p.ops.clone()).collect::<Vec<_>>();
+        assert_eq!(ops(&a), ops(&random_probes(9, 300)), "same seed");
+        assert_ne!(ops(&a), ops(&random_probes(10, 300)), "another seed");
+        assert!(a.iter().all(|p| (2..=8).contains(&p.ops.len())));
+        let all: Vec<SliceOp> = a.iter().flat_map(|p| p.ops.iter().copied()).collect();
+        let has = |f: fn(&SliceOp) -> bool| all.iter().any(f);
+        assert!(has(|o| matches!(o, SliceOp::Register { len: 64, .. })));
+        assert!(has(
+            |o| matches!(o, SliceOp::Register { sig, .. } if *sig != super::super::SIG)
+        ));
+        assert!(has(|o| matches!(o, SliceOp::Unregister { .. })));
+        assert!(has(|o| matches!(
+            o,
+            SliceOp::Prctl {
+                op: PR_SET,
+                arg: ENABLE
+            }
+        )));
+        assert!(has(|o| matches!(o, SliceOp::Yield)));
+        assert!(has(|o| matches!(o, SliceOp::StoreFlags { .. })));
     }
 
     #[test]
