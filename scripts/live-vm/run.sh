@@ -158,8 +158,20 @@ else
   boot tcg
   code="$(result)"
 fi
+# A machine that never reached init (nothing from it in the console) is
+# booted once more with TCG, saying why: the suite's verdict only ever comes
+# from a run that printed its "=== live-vm:" lines. A CI run once saw TCG
+# end at once with no console output, and the same boot pass right after.
+if [ -z "$code" ] && ! grep -q "^=== live-vm: " "$log"; then
+  echo "live-vm: the machine reached no init; the end of its console:" >&2
+  tail -15 "$log" >&2
+  echo "live-vm: booting once more" >&2
+  boot tcg
+  code="$(result)"
+fi
 if [ -z "$code" ]; then
-  echo "live-vm: the machine reported no result (boot failure or timeout after ${timeout_s} s)" >&2
+  echo "live-vm: the machine reported no result (boot failure or timeout after ${timeout_s} s); the end of its console:" >&2
+  tail -15 "$log" >&2
   exit 3
 fi
 exit "$code"
