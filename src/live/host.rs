@@ -1194,9 +1194,7 @@ fn interpret(l: &Layout, res: &Resolved, out: &[u64; RES_WORDS]) -> Result<Outco
 /// words to a page shared with this process. A signal that kills the child
 /// ends the probe.
 pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
-    use super::slice::{
-        AREA_BYTES, AREA_FILL, FLAGS_OFFSET, NR_RSEQ_SLICE_YIELD, PR_RSEQ_SLICE_EXTENSION,
-    };
+    use super::slice::{AREA_BYTES, AREA_FILL, FLAGS_OFFSET, NR_RSEQ_SLICE_YIELD};
     // Words in the shared page: [0] = records written, then 5 words a
     // record: the return value and the area's first 32 bytes as read back
     // (rseq_cs, flags and slice_ctrl are in them).
@@ -1274,7 +1272,7 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
                     }
                     SliceOp::Prctl { op, arg } => libc::syscall(
                         libc::SYS_prctl,
-                        PR_RSEQ_SLICE_EXTENSION,
+                        u64::from(abi::PR_RSEQ_SLICE_EXTENSION),
                         u64::from(op),
                         u64::from(arg),
                         0u64,

@@ -24,26 +24,24 @@ use crate::scenario::{Anchor, Init, Scenario, SigVal, Step, Val};
 use crate::versions::VersionEntry;
 use serde::Serialize;
 
-/// prctl(2) option number of PR_RSEQ_SLICE_EXTENSION (include/uapi/linux/prctl.h).
-pub const PR_RSEQ_SLICE_EXTENSION: u64 = 79;
-pub const PR_GET: u32 = 1;
-pub const PR_SET: u32 = 2;
-/// PR_RSEQ_SLICE_EXT_ENABLE.
-pub const ENABLE: u32 = 1;
-/// rseq() registration flag RSEQ_FLAG_SLICE_EXT_DEFAULT_ON.
-pub const DEFAULT_ON: u32 = 1 << 1;
+use crate::abi::{
+    PR_RSEQ_SLICE_EXTENSION_GET as PR_GET, PR_RSEQ_SLICE_EXTENSION_SET as PR_SET,
+    PR_RSEQ_SLICE_EXT_ENABLE as ENABLE, RSEQ_FLAG_SLICE_EXT_DEFAULT_ON as DEFAULT_ON,
+};
+
 /// x86_64's syscall number of rseq_slice_yield (syscall_64.tbl).
 pub const NR_RSEQ_SLICE_YIELD: i64 = 471;
 
 /// Offsets in struct rseq of the words a probe reports.
 pub const RSEQ_CS_OFFSET: usize = abi::rseq::RSEQ_CS as usize;
 pub const FLAGS_OFFSET: usize = abi::rseq::FLAGS as usize;
-pub const SLICE_CTRL_OFFSET: usize = 28;
+pub const SLICE_CTRL_OFFSET: usize = abi::rseq::SLICE_CTRL as usize;
 
 /// What the child's area holds before the probe: every byte 0x5a, so that
 /// a field the kernel writes (or leaves alone) shows.
 pub const AREA_FILL: u8 = 0x5a;
-/// Bytes of the area the probes use (the largest registration length).
+/// Bytes of the area filled before the probe: every field the kernel
+/// writes lies in them, whatever length a probe registers.
 pub const AREA_BYTES: usize = 64;
 
 /// One step of a probe.
@@ -110,16 +108,14 @@ pub struct AfterSyscall {
 }
 
 impl AfterSyscall {
-    /// The record of a return, from the area's bytes.
+    /// The record of a return, from the area's first 32 bytes (a field
+    /// past the end of a shorter slice reads as 0).
     pub fn from_area(ret: i64, area: &[u8]) -> AfterSyscall {
-        let u32_at = |o: usize| u32::from_le_bytes(area[o..o + 4].try_into().unwrap_or([0; 4]));
+        let bytes = |o: usize, n: usize| area.get(o..o + n).unwrap_or(&[0; 8][..n]);
+        let u32_at = |o| u32::from_le_bytes(bytes(o, 4).try_into().unwrap_or_default());
         AfterSyscall {
             ret,
-            rseq_cs: u64::from_le_bytes(
-                area[RSEQ_CS_OFFSET..RSEQ_CS_OFFSET + 8]
-                    .try_into()
-                    .unwrap_or([0; 8]),
-            ),
+            rseq_cs: u64::from_le_bytes(bytes(RSEQ_CS_OFFSET, 8).try_into().unwrap_or_default()),
             flags: u32_at(FLAGS_OFFSET),
             slice_ctrl: u32_at(SLICE_CTRL_OFFSET),
         }
