@@ -181,6 +181,10 @@ const ARENA_BASE: u64 = 0x3a5e_7000_0000;
 const CASE_TIMEOUT_MS: i32 = 2000;
 
 const RES_WORDS: usize = 32;
+/// Result word: the thread's voluntary context switches during the case.
+const RES_SWITCHES: usize = 31;
+// The signal log (from word 5) and the CPU (word 30) stay below it.
+const _: () = assert!(5 + LOG_MAX * LOG_FIELDS <= 30 && RES_SWITCHES < RES_WORDS);
 /// A command word pair that makes the child hang (tests of the time bound).
 const STALL_MAGIC: u64 = 0x5354_414c_4c21_2121;
 const LOG_MAX: usize = 5;
@@ -413,7 +417,15 @@ struct ChildCtx {
     /// on every return, and its debug mode kills the drain's syscall from
     /// inside a section (__rseq_debug_syscall_return()).
     drain_event_mask: bool,
+    /// The thread's timer slack (PR_SET_TIMERSLACK), which makes the
+    /// nanosleep trigger sleep: 50 us, raised when a nanosleep did not.
+    timer_slack_ns: u64,
 }
+
+/// The timer slack a child starts with (the kernel's default).
+const TIMER_SLACK_NS: u64 = 50_000;
+/// The most a child raises it to.
+const TIMER_SLACK_MAX_NS: u64 = 10_000_000;
 
 /// Whether page `page` of `kind` would get the same contents for `new` as it
 /// got for `old` (the kernel only reads such pages, so they are unchanged).
@@ -690,6 +702,13 @@ unsafe fn child_case(c: &mut ChildCtx, res: &Resolved) -> [u64; RES_WORDS] {
         }
     }
     c.prev = Some(res.clone());
+    // A nanosleep trigger tests something only if the task slept (and so
+    // was switched out and back): under QEMU's TCG the 1 ns timer has at
+    // times expired before the task could sleep, and the kernel then had
+    // no reason to look at the section. Count the thread's voluntary
+    // context switches across the case, with rseq_cs clear on both sides,
+    // and before the drain, which clears any event this syscall leaves.
+    let switches_before = voluntary_switches();
     // Drain the event mask: a valid in-section self-signal aborts to
     // pad_drain (a stray preemption before the syscall does the same).
     if c.drain_event_mask {
@@ -726,7 +745,26 @@ unsafe fn child_case(c: &mut ChildCtx, res: &Resolved) -> [u64; RES_WORDS] {
         install_handlers();
     }
     out[30] = libc::sched_getcpu() as u64;
+    out[RES_SWITCHES] = voluntary_switches().wrapping_sub(switches_before);
+    // Under QEMU's TCG, 50 us of slack can pass before the task gets to
+    // sleep: the parent runs such a case again, and from now on this child
+    // gives the timer four times the room, up to 10 ms.
+    if res.trigger == Trigger::Nanosleep
+        && out[RES_SWITCHES] == 0
+        && c.timer_slack_ns < TIMER_SLACK_MAX_NS
+    {
+        c.timer_slack_ns = (c.timer_slack_ns * 4).min(TIMER_SLACK_MAX_NS);
+        libc::prctl(libc::PR_SET_TIMERSLACK, c.timer_slack_ns);
+    }
     out
+}
+
+/// The calling thread's voluntary context switches so far
+/// (getrusage(RUSAGE_THREAD).ru_nvcsw).
+unsafe fn voluntary_switches() -> u64 {
+    let mut usage: libc::rusage = std::mem::zeroed();
+    libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
+    usage.ru_nvcsw as u64
 }
 
 /// Set up the child; returns the ready message.
@@ -757,8 +795,8 @@ unsafe fn child_init(c: &mut ChildCtx, parent: libc::pid_t) -> [u64; 4] {
     // fixup) only thanks to the timer slack: with a slack of 1 ns (or under
     // SCHED_FIFO, where it is ignored) the timer has expired before the
     // task would sleep and nothing happens. Use the default 50 us whatever
-    // the parent set.
-    libc::prctl(libc::PR_SET_TIMERSLACK, 50_000u64);
+    // the parent set (child_case raises it where that is not enough).
+    libc::prctl(libc::PR_SET_TIMERSLACK, c.timer_slack_ns);
     let mut none: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut none);
     libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
@@ -837,6 +875,7 @@ unsafe fn child_main(layout: &Layout, sock: i32, shared: *mut u64, parent: libc:
         prev: None,
         drain_event_mask: super::model_name_for_release(&super::host_release())
             .is_none_or(|m| m == "v6.18"),
+        timer_slack_ns: TIMER_SLACK_NS,
     };
     let ready = child_init(&mut c, parent);
     if !write_words(sock, &ready) || ready[0] != 0 {
@@ -1139,6 +1178,11 @@ fn interpret(l: &Layout, res: &Resolved, out: &[u64; RES_WORDS]) -> Result<Outco
             )))
         }
     }
+    if res.trigger == Trigger::Nanosleep && out[RES_SWITCHES] == 0 {
+        return Err(LiveError::Noise(
+            "nanosleep returned without sleeping (no voluntary context switch)".into(),
+        ));
+    }
     let n = (out[4] as usize).min(LOG_MAX);
     let entries: Vec<[u64; LOG_FIELDS]> = (0..n)
         .map(|i| {
@@ -1326,4 +1370,62 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
             .push(AfterSyscall::from_area(rec[0] as i64, &bytes));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::case::{resolve, LiveCase};
+
+    /// A made-up layout (the addresses only have to resolve).
+    fn layout() -> Layout {
+        Layout {
+            cs_start: 0x40_0100,
+            site_in: 0x40_0104,
+            cs_end: 0x40_0110,
+            site_out: 0x40_0120,
+            pad_pre: 0x40_0010,
+            pad_good: 0x40_0130,
+            pad_bad_sig: 0x40_0140,
+            pad_drain: 0x40_0150,
+            resume: 0x40_0160,
+            handler: 0x40_1000,
+            code_lo: 0x40_0000,
+            code_hi: 0x40_0170,
+            arena: ARENA_BASE,
+            top: Some(0x7FFF_FFFF_E000),
+            task_size: 0x7FFF_FFFF_F000,
+            area: 0x50_0020,
+            area_len: 32,
+            cpu: 0,
+        }
+    }
+
+    /// A nanosleep case whose task never slept tested nothing: noise, to be
+    /// run again, not an outcome to compare with the model.
+    #[test]
+    fn a_nanosleep_without_a_context_switch_is_noise() {
+        let l = layout();
+        let case = LiveCase {
+            trigger: Trigger::Nanosleep,
+            ..LiveCase::default()
+        };
+        let res = resolve(&case, &l).expect("resolves");
+        let mut out = [0u64; RES_WORDS];
+        out[0] = RES_STATUS_OK;
+        out[2] = CODE_FELL_THROUGH;
+        assert!(matches!(
+            interpret(&l, &res, &out),
+            Err(LiveError::Noise(_))
+        ));
+        out[RES_SWITCHES] = 1;
+        assert!(interpret(&l, &res, &out).is_ok());
+        // Other triggers do not sleep; their switch count says nothing.
+        let tgkill = resolve(&LiveCase::default(), &l).expect("resolves");
+        out[RES_SWITCHES] = 0;
+        assert!(!matches!(
+            interpret(&l, &tgkill, &out),
+            Err(LiveError::Noise(m)) if m.contains("nanosleep")
+        ));
+    }
 }
