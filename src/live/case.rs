@@ -556,3 +556,29 @@ pub fn resolve(case: &LiveCase, layout: &Layout) -> Result<Resolved, String> {
         abort_ip,
     })
 }
+
+/// A made-up layout for unit tests: the code at 0x40_0000, the arena at
+/// 0x1000_0000.
+#[cfg(test)]
+pub(crate) fn test_layout() -> Layout {
+    Layout {
+        cs_start: 0x40_0100,
+        site_in: 0x40_0104,
+        cs_end: 0x40_0110,
+        site_out: 0x40_0120,
+        pad_pre: 0x40_0010,
+        pad_good: 0x40_0130,
+        pad_bad_sig: 0x40_0140,
+        pad_drain: 0x40_0150,
+        resume: 0x40_0160,
+        handler: 0x40_1000,
+        code_lo: 0x40_0000,
+        code_hi: 0x40_0170,
+        arena: 0x1000_0000,
+        top: Some(0x7FFF_FFFF_E000),
+        task_size: 0x7FFF_FFFF_F000,
+        area: 0x50_0020,
+        area_len: 32,
+        cpu: 0,
+    }
+}

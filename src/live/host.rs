@@ -1375,31 +1375,7 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::case::{resolve, LiveCase};
-
-    /// A made-up layout (the addresses only have to resolve).
-    fn layout() -> Layout {
-        Layout {
-            cs_start: 0x40_0100,
-            site_in: 0x40_0104,
-            cs_end: 0x40_0110,
-            site_out: 0x40_0120,
-            pad_pre: 0x40_0010,
-            pad_good: 0x40_0130,
-            pad_bad_sig: 0x40_0140,
-            pad_drain: 0x40_0150,
-            resume: 0x40_0160,
-            handler: 0x40_1000,
-            code_lo: 0x40_0000,
-            code_hi: 0x40_0170,
-            arena: ARENA_BASE,
-            top: Some(0x7FFF_FFFF_E000),
-            task_size: 0x7FFF_FFFF_F000,
-            area: 0x50_0020,
-            area_len: 32,
-            cpu: 0,
-        }
-    }
+    use crate::live::case::{resolve, test_layout as layout, LiveCase};
 
     /// A nanosleep case whose task never slept tested nothing: noise, to be
     /// run again, not an outcome to compare with the model.
