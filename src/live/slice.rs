@@ -92,6 +92,7 @@ impl SliceOp {
 }
 
 /// A named sequence of steps.
+#[derive(Clone)]
 pub struct SliceProbe {
     pub name: String,
     pub ops: Vec<SliceOp>,
@@ -365,8 +366,9 @@ pub struct ProbeReport {
     pub model: ProbeOutcome,
 }
 
-/// `rseq-fuzz live --slice [--random SEED [--count N]] [--model V]
-/// [--json]`: every probe (or N random ones, default 1000) on the host
+/// `rseq-fuzz live --slice [--random SEED] [--count N] [--model V]
+/// [--json]`: every probe (N of them, cycling; or N random ones, default
+/// 1000) on the host
 /// kernel and on the model of the host's version (or V), configured like
 /// the host. Exit 0 when every probe agrees (or the host has no harness),
 /// 1 on a disagreement or a probe error, 2 for an unknown model.
@@ -399,9 +401,12 @@ pub fn cli_slice(
         );
     }
     let mut reports = Vec::new();
-    let list = match random_seed {
-        Some(seed) => random_probes(seed, count.unwrap_or(1000)),
-        None => probes(),
+    // --count without --random cycles through the probes, as the suite's
+    // cases do.
+    let list: Vec<SliceProbe> = match (random_seed, count) {
+        (Some(seed), n) => random_probes(seed, n.unwrap_or(1000)),
+        (None, Some(n)) => probes().into_iter().cycle().take(n).collect(),
+        (None, None) => probes(),
     };
     for probe in list {
         let model = model_outcome(entry, choice.cfg, &probe.ops);
