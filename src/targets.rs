@@ -137,6 +137,21 @@ pub fn differential(data: &[u8]) {
 pub mod baseline {
     use std::hint::black_box;
 
+    /// Nothing, with every target linked in: libFuzzer's own cost per input
+    /// once the library is in the binary. libFuzzer scans and clears every
+    /// coverage counter on every input, the library's edge counters and its
+    /// decision map among them, whatever the target does.
+    pub fn linked_noop(data: &[u8]) {
+        // black_box keeps the call, and so the library's code and counters,
+        // in the binary; it is never taken.
+        if black_box(false) {
+            super::cs_analysis(data);
+            super::exit_to_user(data);
+            super::registration(data);
+            super::differential(data);
+        }
+    }
+
     /// Decoding the input into a scenario, and nothing else.
     pub fn cs_decode(data: &[u8]) {
         black_box(super::decode_cs_analysis(data));

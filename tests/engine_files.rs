@@ -22,6 +22,7 @@ const ENGINES: [(&str, &[&str]); 3] = [
             "bench_empty",
             "bench_cs_decode",
             "bench_cs_one_run",
+            "bench_linked_noop",
             "live_kernel",
         ],
     ),
