@@ -140,6 +140,12 @@ pub enum Event {
     MembarrierIpi,
     /// The time-slice extension timer fires (v7.0+).
     SliceTimer,
+    /// Time passes in the kernel: the next time-slice extension granted
+    /// expires before its exit to user mode ends (v7.0+), so
+    /// __rseq_arm_slice_extension_timer() finds `expires` in the past. A
+    /// slow exit, an interrupt during it or a slow machine (QEMU's
+    /// emulation) spends the 5 us default of rseq_slice_ext_nsecs there.
+    SliceExpiresInKernel,
     /// The scheduler asks the current task to reschedule (a wakeup of a
     /// higher-priority task, the tick): sets TIF_NEED_RESCHED. In user mode
     /// the task is kicked into the kernel by an interrupt first. The exit
@@ -247,6 +253,9 @@ pub struct Task {
     /// The syscall the task is executing, from its entry until the return
     /// to user mode (the syscall number a syscall-entry hook sees).
     pub in_syscall: Option<Syscall>,
+    /// [`Event::SliceExpiresInKernel`] happened and no grant has been armed
+    /// since.
+    pub slice_expires_in_kernel: bool,
     /// The struct rseq an observation reads: the area the task's last
     /// successful registration call named (even where the kernel ignores
     /// it, as v6.18 does an area at 0), kept after an unregistration, which
@@ -451,6 +460,12 @@ impl<'a, V: KernelVersion> Kctx<'a, V> {
 
     pub fn task_size(&self) -> u64 {
         self.cfg.task_size()
+    }
+
+    /// Whether the grant being armed has expired already
+    /// ([`Event::SliceExpiresInKernel`]); the answer is used up.
+    pub fn slice_grant_expired(&mut self) -> bool {
+        std::mem::take(&mut self.task.slice_expires_in_kernel)
     }
 
     pub fn pagefault_disable(&mut self) {
@@ -831,6 +846,7 @@ impl<V: KernelVersion> Machine<V> {
             livelock: false,
             handler_ip: setup.handler_ip & word,
             in_syscall: None,
+            slice_expires_in_kernel: false,
             observed_area: setup.area,
         };
         Machine {
@@ -1265,6 +1281,7 @@ impl<V: KernelVersion> Model for Machine<V> {
                 self.ensure_kernel();
                 self.cur_mut().tif |= tif::NEED_RESCHED;
             }
+            Event::SliceExpiresInKernel => self.cur_mut().slice_expires_in_kernel = true,
             Event::TaskWork => {
                 self.ensure_kernel();
                 self.cur_mut().tif |= tif::NOTIFY_RESUME;

@@ -361,6 +361,9 @@ pub enum Step {
     },
     MembarrierIpi,
     SliceTimer,
+    /// The next slice extension granted expires before the task leaves the
+    /// kernel ([`Event::SliceExpiresInKernel`]).
+    SliceExpiresInKernel,
     /// The scheduler wants the CPU back (TIF_NEED_RESCHED).
     NeedResched,
     /// task_work_add() (or another set_notify_resume() caller) for the task.
@@ -680,6 +683,7 @@ impl Scenario {
             Step::Signal { sig } => Event::Signal { sig: *sig },
             Step::MembarrierIpi => Event::MembarrierIpi,
             Step::SliceTimer => Event::SliceTimer,
+            Step::SliceExpiresInKernel => Event::SliceExpiresInKernel,
             Step::NeedResched => Event::NeedResched,
             Step::TaskWork => Event::TaskWork,
             Step::ExitToUser => Event::ExitToUser,
@@ -1220,7 +1224,9 @@ fn dec_step(r: &mut Reader) -> Step {
         13 => Step::Signal { sig: r.u8() },
         14 => Step::MembarrierIpi,
         15 => Step::SliceTimer,
-        16 | 17 => Step::ExitToUser,
+        16 => Step::ExitToUser,
+        // Was ExitToUser's second tag.
+        17 => Step::SliceExpiresInKernel,
         18 => Step::SetRseqCs { value: dec_val(r) },
         19 => {
             let (at, version, flags, start_ip, post_commit_offset, abort_ip) = dec_desc_fields(r);
@@ -1334,6 +1340,7 @@ fn enc_step(w: &mut Writer, s: &Step) {
         Step::NeedResched => w.u8(30),
         Step::TaskWork => w.u8(31),
         Step::ExitToUser => w.u8(16),
+        Step::SliceExpiresInKernel => w.u8(17),
         Step::SetRseqCs { value } => {
             w.u8(18);
             enc_val(w, *value);

@@ -1324,6 +1324,21 @@ fn path_scenarios() -> Vec<(&'static str, Scenario)> {
             ]))),
         ),
         (
+            // The grant expires before the task leaves the kernel (a slow
+            // exit; QEMU's emulation takes longer than the 5 us default):
+            // __rseq_arm_slice_extension_timer() sets need-resched instead
+            // of arming the timer, the loop runs again and revokes the
+            // grant (slice_ctrl 0) before schedule(); the program never
+            // sees it, and its yield answers 0. Seen on a real 7.2 kernel
+            // in QEMU (`rseq-fuzz live --slice`).
+            "slice_grant_expires_in_the_kernel",
+            slice64(with(cat(vec![
+                vec![Step::SliceExpiresInKernel],
+                grant(),
+                vec![Step::SliceYield, Step::ExitToUser],
+            ]))),
+        ),
+        (
             // Preempted within the grant (the fast path revokes it), then
             // the uncancelled timer fires: nothing to do.
             "slice_grant_preempted_then_timer",

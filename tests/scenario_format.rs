@@ -182,7 +182,7 @@ fn examples_pass_through_the_cli_and_convert_both_ways() {
 /// Every Step kind, by its JSON tag. `kind_index` matches exhaustively, so a
 /// new Step kind does not compile until it is listed here, and this test
 /// then fails until an example uses it.
-const KINDS: [&str; 31] = [
+const KINDS: [&str; 32] = [
     "rseq",
     "getpid",
     "sigreturn",
@@ -214,6 +214,7 @@ const KINDS: [&str; 31] = [
     "task_work",
     "kvm_run",
     "guest_entry",
+    "slice_expires_in_kernel",
 ];
 
 fn kind_index(s: &Step) -> usize {
@@ -249,6 +250,7 @@ fn kind_index(s: &Step) -> usize {
         Step::TaskWork => 28,
         Step::KvmRun => 29,
         Step::GuestEntry => 30,
+        Step::SliceExpiresInKernel => 31,
     }
 }
 

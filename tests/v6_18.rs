@@ -203,6 +203,7 @@ impl Direct {
             syscall_ret: None,
             livelock: false,
             in_syscall: None,
+            slice_expires_in_kernel: false,
             handler_ip: HANDLER,
             observed_area: AREA,
         };

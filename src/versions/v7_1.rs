@@ -175,6 +175,7 @@ crate::decision_points! {
         GrantFault = "__rseq_grant_slice_extension/fault_force_sig",
         ArmNotGranted = "rseq_arm_slice_extension_timer/not_granted",
         ArmArmed = "__rseq_arm_slice_extension_timer/armed",
+        ArmExpired = "__rseq_arm_slice_extension_timer/expired_before_exit",
         TimerNotOurs = "rseq_slice_expired/cookie_not_current",
         TimerNotGranted = "rseq_slice_expired/not_granted",
         TimerResched = "rseq_slice_expired/set_need_resched",
@@ -849,10 +850,18 @@ fn rseq_arm_slice_extension_timer(k: K) -> bool {
     __rseq_arm_slice_extension_timer(k)
 }
 
-/// __rseq_arm_slice_extension_timer(). The "expired before going out"
-/// check is unreachable here: no time passes between the grant and this
-/// point within one exit in this machine.
+/// __rseq_arm_slice_extension_timer(). True: the grant expired before the
+/// task went out ([`crate::kernel::Event::SliceExpiresInKernel`]); the
+/// exit loop runs again for the NEED_RESCHED this sets, and
+/// __rseq_grant_slice_extension() revokes the grant there (slice_ctrl 0)
+/// before schedule(). No timer is armed and no syscall work set.
 fn __rseq_arm_slice_extension_timer(k: K) -> bool {
+    if k.slice_grant_expired() {
+        k.decide(D::ArmExpired);
+        // set_need_resched_current().
+        k.set_tif(tif::NEED_RESCHED);
+        return true;
+    }
     k.decide(D::ArmArmed);
     k.rseq.slice.timer_cpu = Some(k.task_cpu());
     k.set_tif(tif::SYSCALL_SLICE);
