@@ -679,14 +679,18 @@ fn slice_probes_agree_with_the_model_of_the_host() {
         .into_iter()
         .chain(slice::random_probes(3, 300))
     {
-        let model = slice::model_outcome(entry, choice.cfg, &probe.ops);
+        let model = slice::model_outcomes(entry, choice.cfg, &probe.ops);
         let live = run_slice_probe(&probe.ops).expect("the probe runs");
         assert_eq!(
             live.returns.len() + usize::from(live.killed_by.is_some()),
-            probe.ops.iter().filter(|o| o.is_syscall()).count(),
-            "{}: every syscall returned or the task died",
+            probe.ops.iter().filter(|o| o.records()).count(),
+            "{}: every syscall and wait returned or the task died",
             probe.name
         );
-        assert_eq!(live, model, "{}", probe.name);
+        assert!(
+            model.iter().any(|(_, m)| *m == live),
+            "{}: live {live:?}, model {model:?}",
+            probe.name
+        );
     }
 }

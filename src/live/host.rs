@@ -1232,18 +1232,44 @@ fn interpret(l: &Layout, res: &Resolved, out: &[u64; RES_WORDS]) -> Result<Outco
 // ---------------------------------------------------------------------------
 // The time-slice extension probes (super::slice).
 
+/// Pin the calling process to `cpu`.
+///
+/// # Safety
+/// Only raw syscalls: callable in a forked child.
+unsafe fn pin_to_cpu(cpu: usize) -> bool {
+    let mut set: libc::cpu_set_t = std::mem::zeroed();
+    libc::CPU_SET(cpu, &mut set);
+    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+}
+
+/// Spin iterations after which a wait gives up: far more than the
+/// scheduler's slice (a few milliseconds) or the extension's timer (5 to
+/// 50 us) take, even under QEMU's emulation.
+const WAIT_SPINS: u64 = 1 << 31;
+
 /// Run one slice probe in a child of its own: the child drops libc's
 /// registration, maps a fresh page for its area, fills the area, and runs
-/// the steps; after each syscall it writes the return value and the area's
-/// words to a page shared with this process. A signal that kills the child
-/// ends the probe.
+/// the steps; after each syscall or wait it writes the return value and
+/// the area's words to a page shared with this process. A signal that
+/// kills the child ends the probe.
+///
+/// A probe that waits for the scheduler ([`SliceOp::waits`]) gets a
+/// competitor: a sibling process pinned to the child's CPU, which spins
+/// and counts in the shared page. The child's waits spin without a syscall
+/// (a syscall would end a grant) until `slice_ctrl` changes or the count
+/// moves, that is, the competitor ran and so the child was preempted with
+/// no grant.
 pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
-    use super::slice::{AREA_BYTES, AREA_FILL, FLAGS_OFFSET, NR_RSEQ_SLICE_YIELD};
+    use super::slice::{
+        AREA_BYTES, AREA_FILL, FLAGS_OFFSET, NR_RSEQ_SLICE_YIELD, SLICE_CTRL_OFFSET, WAIT_UNCHANGED,
+    };
+    // The competitor's count: the shared page's last word.
+    const COUNT_WORD: usize = (PAGE_SIZE / 8) as usize - 1;
     // Words in the shared page: [0] = records written, then 5 words a
     // record: the return value and the area's first 32 bytes as read back
     // (rseq_cs, flags and slice_ctrl are in them).
     const WORDS_PER_RECORD: usize = 5;
-    if 1 + ops.len() * WORDS_PER_RECORD > (PAGE_SIZE / 8) as usize {
+    if 1 + ops.len() * WORDS_PER_RECORD > COUNT_WORD {
         return Err("probe too long".into());
     }
     let libc_reg = libc_registration()?;
@@ -1275,10 +1301,46 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
         return Err(format!("mmap failed (errno {e})"));
     }
     let (shared, area) = (pages[0] as *mut u64, pages[1] as *mut u8);
+    // SAFETY: a raw syscall.
+    let cpu = unsafe { libc::sched_getcpu() }.max(0) as usize;
+    let competitor = if ops.iter().any(|o| o.waits()) {
+        // SAFETY: as for the probe child below; the competitor only spins.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: raw syscalls and stores to the shared page.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if !pin_to_cpu(cpu) {
+                    libc::_exit(81);
+                }
+                let count = shared.add(COUNT_WORD);
+                loop {
+                    std::ptr::write_volatile(count, std::ptr::read_volatile(count) + 1);
+                }
+            }
+        }
+        if pid < 0 {
+            unmap();
+            return Err(format!("fork failed (errno {})", errno()));
+        }
+        Some(pid)
+    } else {
+        None
+    };
+    let stop_competitor = || {
+        if let Some(c) = competitor {
+            // SAFETY: our own child, killed and reaped.
+            unsafe {
+                libc::kill(c, libc::SIGKILL);
+                libc::waitpid(c, std::ptr::null_mut(), 0);
+            }
+        }
+    };
     // SAFETY: fork in a process whose other threads (if any) the child
     // never waits for; the child calls only raw syscalls and _exit.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
+        stop_competitor();
         unmap();
         return Err(format!("fork failed (errno {})", errno()));
     }
@@ -1291,6 +1353,9 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
             // and its handler returns from a signal the kernel forced: the
             // default action is what the probe observes.
             libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+            if competitor.is_some() && !pin_to_cpu(cpu) {
+                libc::_exit(81);
+            }
             if let Some((addr, len)) = libc_reg {
                 let r = libc::syscall(libc::SYS_rseq, addr, len, abi::RSEQ_FLAG_UNREGISTER, SIG);
                 if r != 0 {
@@ -1327,6 +1392,38 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
                         std::ptr::write_volatile(area.add(FLAGS_OFFSET) as *mut u32, value);
                         continue;
                     }
+                    SliceOp::StoreSliceCtrl { value } => {
+                        std::ptr::write_volatile(area.add(SLICE_CTRL_OFFSET) as *mut u32, value);
+                        continue;
+                    }
+                    SliceOp::AwaitGrant | SliceOp::AwaitRevoke => {
+                        let ctrl = area.add(SLICE_CTRL_OFFSET) as *const u32;
+                        let count = shared.add(COUNT_WORD) as *const u64;
+                        let (start, count_start) = (
+                            std::ptr::read_volatile(ctrl),
+                            std::ptr::read_volatile(count),
+                        );
+                        let mut outcome = -libc::c_long::from(libc::ETIMEDOUT);
+                        for _ in 0..WAIT_SPINS {
+                            if std::ptr::read_volatile(ctrl) != start {
+                                outcome = 0;
+                                break;
+                            }
+                            if std::ptr::read_volatile(count) != count_start {
+                                // Preempted, perhaps between the two reads:
+                                // the return to user mode has done its
+                                // writes, so read slice_ctrl once more.
+                                outcome = if std::ptr::read_volatile(ctrl) != start {
+                                    0
+                                } else {
+                                    WAIT_UNCHANGED as libc::c_long
+                                };
+                                break;
+                            }
+                        }
+                        // Not -1: ret() below must not read errno.
+                        outcome
+                    }
                 };
                 let r = ret(r);
                 let rec = shared.add(1 + n * WORDS_PER_RECORD);
@@ -1344,6 +1441,7 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
     let mut status = 0;
     // SAFETY: waiting for the child forked above.
     let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+    stop_competitor();
     // SAFETY: the shared page, which the dead child no longer writes.
     let words: Vec<u64> = unsafe {
         let n = std::ptr::read_volatile(shared) as usize;

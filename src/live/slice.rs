@@ -58,14 +58,42 @@ pub enum SliceOp {
     Yield,
     /// The program stores to `rseq->flags`.
     StoreFlags { value: u32 },
+    /// The program stores to `rseq->slice_ctrl` (1: the request byte set).
+    StoreSliceCtrl { value: u32 },
+    /// The program spins until the kernel changes `slice_ctrl` or preempts
+    /// it. On the live side a competitor pinned to the same CPU makes the
+    /// scheduler want the CPU back; the tick's or the wakeup's interrupt
+    /// then returns to user mode with TIF_NEED_RESCHED, where
+    /// __rseq_grant_slice_extension() grants the requested extension
+    /// (request 0, granted 1) instead of schedule(). On the model: that
+    /// interrupt ([`Step::NeedResched`]) and the return to user mode.
+    AwaitGrant,
+    /// The program spins until the kernel changes `slice_ctrl` again: the
+    /// extension's hrtimer (rseq_slice_expired()) asks for the CPU back
+    /// and the return to user mode revokes the grant (slice_ctrl 0). On
+    /// the model: [`Step::SliceTimer`] and the return to user mode.
+    AwaitRevoke,
 }
 
 impl SliceOp {
-    pub fn is_syscall(self) -> bool {
-        !matches!(self, SliceOp::StoreFlags { .. })
+    /// Whether the live child and the model record the area after the step:
+    /// after every syscall and every wait.
+    pub fn records(self) -> bool {
+        !matches!(
+            self,
+            SliceOp::StoreFlags { .. } | SliceOp::StoreSliceCtrl { .. }
+        )
     }
 
-    /// The scenario step that does the same on the model.
+    /// Whether the step waits for the scheduler (the live child needs a
+    /// competitor on its CPU).
+    pub fn waits(self) -> bool {
+        matches!(self, SliceOp::AwaitGrant | SliceOp::AwaitRevoke)
+    }
+
+    /// The scenario step that does the same on the model; a wait is two
+    /// steps, the interrupt and the return to user mode, which
+    /// [`scenario`] adds after every recording step.
     fn step(self) -> Step {
         let area = |delta: i32| Val::at(Anchor::Area, delta);
         match self {
@@ -87,9 +115,20 @@ impl SliceOp {
                 addr: area(FLAGS_OFFSET as i32),
                 value,
             },
+            SliceOp::StoreSliceCtrl { value } => Step::Store32 {
+                addr: area(SLICE_CTRL_OFFSET as i32),
+                value,
+            },
+            SliceOp::AwaitGrant => Step::NeedResched,
+            SliceOp::AwaitRevoke => Step::SliceTimer,
         }
     }
 }
+
+/// The `ret` a wait records: 0, or this when the kernel never changed
+/// `slice_ctrl` (the task was preempted, or, on the model, scheduled,
+/// without a grant).
+pub const WAIT_UNCHANGED: i64 = 1;
 
 /// A named sequence of steps.
 #[derive(Clone)]
@@ -165,6 +204,8 @@ pub fn probes() -> Vec<SliceProbe> {
         len,
         sig: super::SIG,
     };
+    // slice_ctrl's request byte.
+    let request = StoreSliceCtrl { value: 1 };
     vec![
         SliceProbe {
             // Legacy mode (32 bytes): no slice bits, slice_ctrl untouched,
@@ -253,6 +294,48 @@ pub fn probes() -> Vec<SliceProbe> {
             name: "v2_unregister_wrong_len".into(),
             ops: vec![reg(64, 0), unreg(32), get],
         },
+        // The grant itself: the program sets the request byte and spins
+        // until the scheduler wants its CPU (SliceOp::AwaitGrant).
+        SliceProbe {
+            // Granted (slice_ctrl 0x100), then rseq_slice_yield() ends the
+            // grant, clears slice_ctrl and returns 1; a second yield 0.
+            name: "grant_then_yield".into(),
+            ops: vec![reg(64, DEFAULT_ON), request, AwaitGrant, Yield, Yield],
+        },
+        SliceProbe {
+            // Any other syscall ends the grant too (and clears slice_ctrl);
+            // rseq_slice_yield() then answers 0.
+            name: "grant_then_other_syscall".into(),
+            ops: vec![reg(64, DEFAULT_ON), request, AwaitGrant, get, Yield],
+        },
+        SliceProbe {
+            // Granted and never yielded: the extension's timer revokes it.
+            name: "grant_revoked_by_the_timer".into(),
+            ops: vec![reg(64, DEFAULT_ON), request, AwaitGrant, AwaitRevoke, Yield],
+        },
+        SliceProbe {
+            // The program clears the granted bit itself, then makes a
+            // syscall: with the debug key on, rseq_slice_validate_ctrl()
+            // kills it.
+            name: "grant_then_program_clears_slice_ctrl".into(),
+            ops: vec![
+                reg(64, DEFAULT_ON),
+                request,
+                AwaitGrant,
+                StoreSliceCtrl { value: 0 },
+                get,
+            ],
+        },
+        SliceProbe {
+            // Not enabled: preempted with no grant, slice_ctrl untouched.
+            name: "request_while_disabled".into(),
+            ops: vec![reg(64, 0), request, AwaitGrant, Yield],
+        },
+        SliceProbe {
+            // Legacy mode has no extension: preempted with no grant.
+            name: "request_in_legacy_mode".into(),
+            ops: vec![reg(32, 0), request, AwaitGrant, get],
+        },
     ]
 }
 
@@ -267,6 +350,9 @@ pub fn random_probes(seed: u64, n: usize) -> Vec<SliceProbe> {
     const PR_OPS: [u32; 5] = [PR_GET, PR_SET, PR_SET, 0, 3];
     const PR_ARGS: [u32; 6] = [0, ENABLE, ENABLE, 2, 3, u32::MAX];
     const FLAG_VALUES: [u32; 8] = [0, 0x10, 0x20, 0x30, 0x1, 0x8, 0x40, u32::MAX];
+    // slice_ctrl: the request byte, the granted byte, both, the reserved
+    // half.
+    const CTRL_VALUES: [u32; 6] = [1, 1, 0, 0x100, 0x101, 0x1_0001];
     let mut rng = super::XorShift::new(seed);
     (0..n)
         .map(|i| {
@@ -276,7 +362,7 @@ pub fn random_probes(seed: u64, n: usize) -> Vec<SliceProbe> {
                     let kind = if k == 0 && rng.next_u64() % 4 != 0 {
                         0
                     } else {
-                        rng.next_u64() % 10
+                        rng.next_u64() % 12
                     };
                     match kind {
                         0 | 1 => SliceOp::Register {
@@ -293,9 +379,16 @@ pub fn random_probes(seed: u64, n: usize) -> Vec<SliceProbe> {
                             arg: rng.pick(&PR_ARGS),
                         },
                         7 => SliceOp::Yield,
-                        _ => SliceOp::StoreFlags {
+                        8 | 9 => SliceOp::StoreFlags {
                             value: rng.pick(&FLAG_VALUES),
                         },
+                        10 => SliceOp::StoreSliceCtrl {
+                            value: rng.pick(&CTRL_VALUES),
+                        },
+                        // A revoke is only awaited after a grant (the
+                        // fixed probes); without one, the wait would end
+                        // at a preemption, which is AwaitGrant's case.
+                        _ => SliceOp::AwaitGrant,
                     }
                 })
                 .collect();
@@ -308,18 +401,64 @@ pub fn random_probes(seed: u64, n: usize) -> Vec<SliceProbe> {
 }
 
 /// The probe as a scenario: nothing registered, the area present and
-/// filled, the task entering user mode first.
-pub fn scenario(arch: Arch, ops: &[SliceOp]) -> Scenario {
+/// filled, the task entering user mode first. Also returns, for every step
+/// that records, the index of the return to user mode after which it
+/// records (the scenario has no prologue: step i is event i).
+pub fn scenario(arch: Arch, ops: &[SliceOp]) -> (Scenario, Vec<usize>) {
+    scenario_interleaved(arch, ops, Interleaving::AsWritten)
+}
+
+/// Where the extension's time runs out, which the live child cannot
+/// choose ([`model_outcomes`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Interleaving {
+    AsWritten,
+    /// The extension's timer fires (and the task returns to user mode)
+    /// right after this step.
+    TimerAfter(usize),
+    /// The grant this step (an [`SliceOp::AwaitGrant`]) gets expires
+    /// before the task leaves the kernel.
+    ExpiredInKernel(usize),
+}
+
+/// The label of the interleaving the probe's steps give by themselves.
+const AS_WRITTEN: &str = "as written";
+
+/// An interleaving's label without its step number, for counting.
+fn interleaving_kind(label: &str) -> &str {
+    if label.contains("expired in the kernel") {
+        "grant expired in the kernel"
+    } else if label.contains("timer fired") {
+        "timer fired early"
+    } else {
+        label
+    }
+}
+
+/// [`scenario`], interleaved.
+fn scenario_interleaved(
+    arch: Arch,
+    ops: &[SliceOp],
+    interleaving: Interleaving,
+) -> (Scenario, Vec<usize>) {
     // Each syscall returns to user mode before the next step: a store while
     // the task is in the kernel would be another thread's.
     let mut steps = vec![Step::ExitToUser];
-    for op in ops {
+    let mut record_at = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if interleaving == Interleaving::ExpiredInKernel(i) {
+            steps.push(Step::SliceExpiresInKernel);
+        }
         steps.push(op.step());
-        if op.is_syscall() {
+        if op.records() {
             steps.push(Step::ExitToUser);
+            record_at.push(steps.len() - 1);
+        }
+        if interleaving == Interleaving::TimerAfter(i) {
+            steps.extend([Step::SliceTimer, Step::ExitToUser]);
         }
     }
-    Scenario {
+    let scenario = Scenario {
         arch,
         registration: None,
         init: vec![Init::Bytes {
@@ -328,7 +467,8 @@ pub fn scenario(arch: Arch, ops: &[SliceOp]) -> Scenario {
         }],
         steps,
         ..Scenario::default()
-    }
+    };
+    (scenario, record_at)
 }
 
 /// The probe on the model `entry` under `cfg`.
@@ -337,9 +477,20 @@ pub fn model_outcome(
     cfg: crate::config::Config,
     ops: &[SliceOp],
 ) -> ProbeOutcome {
-    let lowered = scenario(cfg.arch, ops).lower();
+    outcome_of(entry, cfg, ops, scenario(cfg.arch, ops))
+}
+
+fn outcome_of(
+    entry: &VersionEntry,
+    cfg: crate::config::Config,
+    ops: &[SliceOp],
+    (scenario, record_at): (Scenario, Vec<usize>),
+) -> ProbeOutcome {
+    let lowered = scenario.lower();
     let run = crate::runner::run(entry, cfg, &lowered, false);
     let mut out = ProbeOutcome::default();
+    // (syscall return, area) at each recording step that was reached.
+    let mut reached: Vec<(Option<i64>, &[u8])> = Vec::new();
     for obs in run.observations.iter().filter(|o| o.task == 0) {
         if let Fate::Killed { sig } = obs.fate {
             out.killed_by = Some(sig);
@@ -347,13 +498,86 @@ pub fn model_outcome(
         }
         // The task observes the layout's area from the start
         // (Task::observed_area), which is where every probe registers.
-        if let (Some(ret), Some(area)) = (obs.syscall_ret, &obs.area) {
+        if let (true, Some(area)) = (record_at.contains(&obs.step), &obs.area) {
             if area.len() >= 32 {
-                out.returns.push(AfterSyscall::from_area(ret, area));
+                reached.push((obs.syscall_ret, area));
             }
         }
     }
+    // A wait records 0 when the kernel changed slice_ctrl from what the
+    // program last saw or stored there, as the live child tells it.
+    let mut ctrl_seen = u32::from_le_bytes([AREA_FILL; 4]);
+    let mut reached = reached.into_iter();
+    for op in ops {
+        if let SliceOp::StoreSliceCtrl { value } = op {
+            ctrl_seen = *value;
+        }
+        if !op.records() {
+            continue;
+        }
+        let Some((syscall_ret, area)) = reached.next() else {
+            break;
+        };
+        let after = AfterSyscall::from_area(0, area);
+        let ret = match syscall_ret {
+            Some(ret) => ret,
+            None if ctrl_seen == after.slice_ctrl => WAIT_UNCHANGED,
+            None => 0,
+        };
+        ctrl_seen = after.slice_ctrl;
+        out.returns.push(AfterSyscall { ret, ..after });
+    }
     out
+}
+
+/// Every outcome the model allows for the probe, each with the
+/// interleaving that gives it. The live child cannot order the extension's
+/// time (rseq_slice_ext_nsecs, 5 us by default) against its own steps:
+/// - the grant an [`SliceOp::AwaitGrant`] gets may expire before the task
+///   leaves the kernel (under QEMU's emulation it usually does): the exit
+///   revokes it again, and the program never sees it;
+/// - the hrtimer may revoke the grant before any later step. A grant ends
+///   at the next syscall or wait, so after each AwaitGrant not followed by
+///   [`SliceOp::AwaitRevoke`] (which waits for the timer), the timer firing
+///   after it or after any store up to the next syscall or wait is another
+///   interleaving.
+///
+/// Where no grant was made, the timer's rseq_slice_expired() does nothing
+/// and no grant expires, so the extra interleavings add no outcome.
+pub fn model_outcomes(
+    entry: &VersionEntry,
+    cfg: crate::config::Config,
+    ops: &[SliceOp],
+) -> Vec<(String, ProbeOutcome)> {
+    let mut all = vec![(AS_WRITTEN.to_string(), model_outcome(entry, cfg, ops))];
+    for (i, op) in ops.iter().enumerate() {
+        if *op != SliceOp::AwaitGrant {
+            continue;
+        }
+        let stores = if ops.get(i + 1) == Some(&SliceOp::AwaitRevoke) {
+            None
+        } else {
+            Some(ops[i + 1..].iter().take_while(|o| !o.records()).count())
+        };
+        let expired = (
+            format!("the grant of step {i} expired in the kernel"),
+            Interleaving::ExpiredInKernel(i),
+        );
+        let timers = stores.into_iter().flat_map(|n| i..=i + n).map(|at| {
+            (
+                format!("the extension timer fired after step {at}"),
+                Interleaving::TimerAfter(at),
+            )
+        });
+        for (label, interleaving) in std::iter::once(expired).chain(timers) {
+            let scenario = scenario_interleaved(cfg.arch, ops, interleaving);
+            let outcome = outcome_of(entry, cfg, ops, scenario);
+            if all.iter().all(|(_, o)| *o != outcome) {
+                all.push((label, outcome));
+            }
+        }
+    }
+    all
 }
 
 /// How one probe compared.
@@ -363,7 +587,34 @@ pub struct ProbeReport {
     pub ops: Vec<SliceOp>,
     pub verdict: super::Verdict,
     pub live: Result<ProbeOutcome, String>,
+    /// The model's outcome the live one matched, else its first.
     pub model: ProbeOutcome,
+    /// The interleaving of that outcome ([`model_outcomes`]).
+    pub interleaving: String,
+}
+
+/// Compare a live outcome with every outcome the model allows: the verdict,
+/// and the model outcome (with its interleaving) it matched, else the
+/// model's first.
+pub fn judge(
+    live: &Result<ProbeOutcome, String>,
+    model: Vec<(String, ProbeOutcome)>,
+) -> (super::Verdict, String, ProbeOutcome) {
+    use super::Verdict;
+    let matched = live
+        .as_ref()
+        .ok()
+        .and_then(|l| model.iter().position(|(_, m)| m == l));
+    let verdict = match (live, matched) {
+        (Err(_), _) => Verdict::Error,
+        (Ok(_), Some(_)) => Verdict::Agree,
+        (Ok(_), None) => Verdict::Disagree,
+    };
+    let (interleaving, outcome) = model
+        .into_iter()
+        .nth(matched.unwrap_or(0))
+        .unwrap_or_default();
+    (verdict, interleaving, outcome)
 }
 
 /// `rseq-fuzz live --slice [--random SEED] [--count N] [--model V]
@@ -409,13 +660,9 @@ pub fn cli_slice(
         (None, None) => probes(),
     };
     for probe in list {
-        let model = model_outcome(entry, choice.cfg, &probe.ops);
         let live = super::run_slice_probe(&probe.ops);
-        let verdict = match &live {
-            Ok(l) if *l == model => Verdict::Agree,
-            Ok(_) => Verdict::Disagree,
-            Err(_) => Verdict::Error,
-        };
+        let (verdict, interleaving, model) =
+            judge(&live, model_outcomes(entry, choice.cfg, &probe.ops));
         if !json {
             let live_text = match &live {
                 Ok(l) => l.describe(),
@@ -423,6 +670,10 @@ pub fn cli_slice(
             };
             match verdict {
                 Verdict::Agree if random_seed.is_some() => {}
+                Verdict::Agree if interleaving != AS_WRITTEN => println!(
+                    "agree    {:<48} {live_text} [{interleaving}]",
+                    probe.name
+                ),
                 Verdict::Agree => println!("agree    {:<48} {live_text}", probe.name),
                 _ => println!(
                     "{:<8} {:<48}\n         steps: {}\n         live:  {live_text}\n         model: {}",
@@ -439,6 +690,7 @@ pub fn cli_slice(
             verdict,
             live,
             model,
+            interleaving,
         });
     }
     let agree = reports
@@ -453,6 +705,19 @@ pub fn cli_slice(
             reports.len(),
             reports.len() - agree
         );
+        // How often the kernel took each other interleaving: a run that
+        // never shows a grant (all "expired in the kernel") checked less.
+        let mut others: Vec<(&str, usize)> = Vec::new();
+        for r in reports.iter().filter(|r| r.verdict == Verdict::Agree) {
+            let kind = interleaving_kind(&r.interleaving);
+            match others.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => others.push((kind, 1)),
+            }
+        }
+        others.sort();
+        let list: Vec<String> = others.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        println!("interleavings of the agreeing probes: {}", list.join(", "));
     }
     i32::from(agree != reports.len())
 }
@@ -571,6 +836,93 @@ mod tests {
         )));
         assert!(has(|o| matches!(o, SliceOp::Yield)));
         assert!(has(|o| matches!(o, SliceOp::StoreFlags { .. })));
+        assert!(has(|o| matches!(o, SliceOp::StoreSliceCtrl { value: 1 })));
+        assert!(has(|o| matches!(o, SliceOp::AwaitGrant)));
+    }
+
+    #[test]
+    fn grants_on_the_v7_1_slice_build() {
+        let granted = ret(0, 0x30, 0x100);
+        for debug in [false, true] {
+            let (entry, cfg) = build("v7.1", true, debug);
+            let outcomes = |name| -> Vec<ProbeOutcome> {
+                model_outcomes(entry, cfg, &probe(name))
+                    .into_iter()
+                    .map(|(_, o)| o)
+                    .collect()
+            };
+            // The yield ends the grant, clears slice_ctrl and answers 1;
+            // or the timer revoked the grant first, and it answers 0.
+            let yields = |wait, first| ProbeOutcome {
+                returns: vec![ret(0, 0x30, 0), wait, ret(first, 0x30, 0), ret(0, 0x30, 0)],
+                killed_by: None,
+            };
+            // Or the grant expired before the task left the kernel: the
+            // exit revoked it, and the wait saw slice_ctrl go from the
+            // request (1) to 0.
+            let revoked_in_exit = ret(0, 0x30, 0);
+            assert_eq!(
+                outcomes("grant_then_yield"),
+                vec![
+                    yields(granted, 1),
+                    yields(revoked_in_exit, 0),
+                    yields(granted, 0)
+                ]
+            );
+            // Waiting for the revoke after a grant the exit revoked already
+            // ends at the next preemption, with slice_ctrl unchanged.
+            assert_eq!(
+                outcomes("grant_revoked_by_the_timer"),
+                vec![
+                    yields(granted, 0),
+                    ProbeOutcome {
+                        returns: vec![
+                            ret(0, 0x30, 0),
+                            revoked_in_exit,
+                            ret(WAIT_UNCHANGED, 0x30, 0),
+                            ret(0, 0x30, 0)
+                        ],
+                        killed_by: None,
+                    }
+                ]
+            );
+            // A program that clears the granted bit and makes a syscall:
+            // killed with the debug key on, unless the timer revoked the
+            // grant before (then the bit was 0 already).
+            let cleared = outcomes("grant_then_program_clears_slice_ctrl");
+            let survives = |wait| ProbeOutcome {
+                returns: vec![ret(0, 0x30, 0), wait, ret(1, 0x30, 0)],
+                killed_by: None,
+            };
+            if debug {
+                let killed = ProbeOutcome {
+                    returns: vec![ret(0, 0x30, 0), granted],
+                    killed_by: Some(crate::abi::sig::SIGSEGV),
+                };
+                assert_eq!(
+                    cleared,
+                    vec![killed, survives(revoked_in_exit), survives(granted)],
+                    "{cfg}"
+                );
+            } else {
+                assert_eq!(
+                    cleared,
+                    vec![survives(granted), survives(revoked_in_exit)],
+                    "{cfg}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_without_the_extension_is_never_granted() {
+        for (version, slice) in [("v7.1", false), ("v6.18", false)] {
+            let (entry, cfg) = build(version, slice, false);
+            let out = model_outcome(entry, cfg, &probe("request_while_disabled"));
+            // The wait saw slice_ctrl unchanged: preempted, no grant.
+            assert_eq!(out.returns[1].ret, WAIT_UNCHANGED, "{version}");
+            assert_eq!(out.returns[1].slice_ctrl, 1, "{version}");
+        }
     }
 
     #[test]
