@@ -25,7 +25,10 @@
 #              `--env GLIBC_TUNABLES=glibc.pthread.rseq=0 --env
 #              RSEQ_FUZZ_LIVE_AREA_LEN=64` makes the harness register its own
 #              64-byte area, which a v7.1+ kernel runs in the optimized V2
-#              mode (glibc registers 32 bytes: legacy mode)
+#              mode (glibc registers 32 bytes: legacy mode);
+#              `--env RSEQ_SLICE_EXT_NSEC=50000` sets the time-slice
+#              extension's length (debugfs rseq/slice_ext_nsec, 5000 to
+#              50000) before the harness runs
 #   --file     a file to put in the machine's root directory, e.g. a case
 #              list: `--file cases.json -- --cases /cases.json`
 #   --cpus     virtual CPUs (default 2: the migration cases need two)
@@ -118,6 +121,13 @@ mount -t devtmpfs dev /dev 2>/dev/null
 # rseq-fuzz reads the configuration where a distribution keeps it.
 [ -f /kconfig ] && cp /kconfig "/boot/config-$(uname -r)"
 while IFS= read -r kv; do [ -n "$kv" ] && export "$kv"; done < /live-env
+# The time-slice extension's length (CONFIG_DEBUG_FS): under emulation the
+# 5 us default usually runs out before the exit that grants it ends.
+if [ -n "${RSEQ_SLICE_EXT_NSEC:-}" ]; then
+  mount -t debugfs debugfs /sys/kernel/debug &&
+    echo "$RSEQ_SLICE_EXT_NSEC" > /sys/kernel/debug/rseq/slice_ext_nsec &&
+    echo "=== live-vm: slice_ext_nsec $(cat /sys/kernel/debug/rseq/slice_ext_nsec)"
+fi
 set --
 while IFS= read -r a; do [ -n "$a" ] && set -- "$@" "$a"; done < /live-args
 echo "=== live-vm: $(uname -r), $(nproc) CPUs, command line: $(cat /proc/cmdline)"
@@ -130,15 +140,33 @@ chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$work/initramfs.gz"
 
 log="$work/console.log"
-# boot ACCEL: run the machine, print its console, leave it in $log.
+# boot ACCEL [INIT_S]: run the machine, print its console, leave it in $log.
+# With INIT_S, a machine whose init has not spoken after INIT_S seconds is
+# stopped (a nested KVM that cannot run the kernel hangs with an empty
+# console until the overall timeout otherwise).
 boot() {
-  local accel=(-accel "$1" -cpu "${LIVE_VM_CPU:-max}")
+  local accel=(-accel "$1" -cpu "${LIVE_VM_CPU:-max}") watchdog=""
   echo "live-vm: booting $(basename "$kernel") with $cpus CPUs ($1)" >&2
+  : > "$log"
+  rm -f "$work/qemu.pid"
+  if [ -n "${2:-}" ]; then
+    (sleep "$2"
+     if ! grep -q "^=== live-vm: " "$log" && [ -s "$work/qemu.pid" ]; then
+       echo "live-vm: no word from the machine's init after $2 s ($1); stopping it" >&2
+       kill "$(cat "$work/qemu.pid")" 2>/dev/null
+     fi) &
+    watchdog=$!
+  fi
   # In a subshell, so that a QEMU that aborts is reported into the log.
   (timeout "$timeout_s" qemu-system-x86_64 "${accel[@]}" -smp "$cpus" -m "$mem" \
-    -kernel "$kernel" -initrd "$work/initramfs.gz" \
+    -kernel "$kernel" -initrd "$work/initramfs.gz" -pidfile "$work/qemu.pid" \
     -append "console=ttyS0 quiet loglevel=3 panic=-1${append:+ $append}" \
     -nographic -no-reboot -monitor none -serial stdio </dev/null) 2>&1 | tr -d '\r' | tee "$log" || true
+  if [ -n "$watchdog" ]; then
+    kill "$watchdog" 2>/dev/null || true
+    wait "$watchdog" 2>/dev/null || true
+  fi
+  rm -f "$work/qemu.pid"
 }
 result() { sed -n 's/^=== live-vm: exit \([0-9]*\)$/\1/p' "$log" | tail -1; }
 
@@ -147,7 +175,8 @@ result() { sed -n 's/^=== live-vm: exit \([0-9]*\)$/\1/p' "$log" | tail -1; }
 # boots a kernel in seconds and runs the suite a few times slower.
 code=""
 if [ "${LIVE_VM_ACCEL:-auto}" != tcg ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-  boot kvm
+  # A working KVM reaches init in seconds.
+  boot kvm "${LIVE_VM_KVM_INIT_SECS:-60}"
   code="$(result)"
   if [ -z "$code" ] && ! grep -q "^=== live-vm: " "$log"; then
     echo "live-vm: KVM could not run this kernel; trying TCG" >&2
