@@ -27,7 +27,7 @@ use super::case::{
     Layout, PageKind, Resolved, Trigger, ARENA_PAGES, CMD_WORDS, CONTROL_PAGE, GUARD_PAGES,
     OWN_AREA_OFFSET, SIG,
 };
-use super::slice::{AfterSyscall, ProbeOutcome, SliceOp};
+use super::slice::{AfterSyscall, ProbeOutcome, SliceOp, WAIT_UNCHANGED};
 use super::{LiveError, Outcome};
 use crate::abi::{self, rseq, sig};
 use crate::mem::PAGE_SIZE;
@@ -1242,6 +1242,36 @@ unsafe fn pin_to_cpu(cpu: usize) -> bool {
     libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
 }
 
+/// A probe's wait: spin, with no syscall, until `slice_ctrl` changes (0)
+/// or the competitor's count moves, that is, the task was preempted
+/// (WAIT_UNCHANGED, or 0 if the kernel changed `slice_ctrl` on the way
+/// back), or `spins` iterations pass (-ETIMEDOUT).
+///
+/// # Safety
+/// `ctrl` and `count` must be valid for reads.
+#[inline(never)]
+unsafe fn spin_until_changed(ctrl: *const u32, count: *const u64, spins: u64) -> libc::c_long {
+    let (start, count_start) = (
+        std::ptr::read_volatile(ctrl),
+        std::ptr::read_volatile(count),
+    );
+    for _ in 0..spins {
+        if std::ptr::read_volatile(ctrl) != start {
+            return 0;
+        }
+        if std::ptr::read_volatile(count) != count_start {
+            // Preempted, perhaps between the two reads: the return to user
+            // mode has done its writes, so read slice_ctrl once more.
+            return if std::ptr::read_volatile(ctrl) != start {
+                0
+            } else {
+                WAIT_UNCHANGED as libc::c_long
+            };
+        }
+    }
+    -libc::c_long::from(libc::ETIMEDOUT)
+}
+
 /// Spin iterations after which a wait gives up: far more than the
 /// scheduler's slice (a few milliseconds) or the extension's timer (5 to
 /// 50 us) take, even under QEMU's emulation.
@@ -1261,7 +1291,7 @@ const WAIT_SPINS: u64 = 1 << 31;
 /// no grant.
 pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
     use super::slice::{
-        AREA_BYTES, AREA_FILL, FLAGS_OFFSET, NR_RSEQ_SLICE_YIELD, SLICE_CTRL_OFFSET, WAIT_UNCHANGED,
+        AREA_BYTES, AREA_FILL, FLAGS_OFFSET, NR_RSEQ_SLICE_YIELD, SLICE_CTRL_OFFSET,
     };
     // The competitor's count: the shared page's last word.
     const COUNT_WORD: usize = (PAGE_SIZE / 8) as usize - 1;
@@ -1363,6 +1393,19 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
                 }
             }
             std::ptr::write_bytes(area, AREA_FILL, AREA_BYTES);
+            if competitor.is_some() {
+                // Fault in the wait's code and the pages it reads now: a
+                // page fault in a wait is an exception, not an interrupt,
+                // and a preemption there neither grants an extension nor
+                // (V2) clears slice_ctrl, which the model's wait (an
+                // interrupt) does not describe. fork() copied none of the
+                // page table entries of the code and the shared page.
+                spin_until_changed(
+                    area.add(SLICE_CTRL_OFFSET) as *const u32,
+                    shared.add(COUNT_WORD) as *const u64,
+                    1,
+                );
+            }
             let ret = |r: libc::c_long| -> i64 {
                 if r == -1 {
                     -i64::from(errno())
@@ -1396,34 +1439,12 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
                         std::ptr::write_volatile(area.add(SLICE_CTRL_OFFSET) as *mut u32, value);
                         continue;
                     }
-                    SliceOp::AwaitGrant | SliceOp::AwaitRevoke => {
-                        let ctrl = area.add(SLICE_CTRL_OFFSET) as *const u32;
-                        let count = shared.add(COUNT_WORD) as *const u64;
-                        let (start, count_start) = (
-                            std::ptr::read_volatile(ctrl),
-                            std::ptr::read_volatile(count),
-                        );
-                        let mut outcome = -libc::c_long::from(libc::ETIMEDOUT);
-                        for _ in 0..WAIT_SPINS {
-                            if std::ptr::read_volatile(ctrl) != start {
-                                outcome = 0;
-                                break;
-                            }
-                            if std::ptr::read_volatile(count) != count_start {
-                                // Preempted, perhaps between the two reads:
-                                // the return to user mode has done its
-                                // writes, so read slice_ctrl once more.
-                                outcome = if std::ptr::read_volatile(ctrl) != start {
-                                    0
-                                } else {
-                                    WAIT_UNCHANGED as libc::c_long
-                                };
-                                break;
-                            }
-                        }
-                        // Not -1: ret() below must not read errno.
-                        outcome
-                    }
+                    // Not -1: ret() below must not read errno.
+                    SliceOp::AwaitGrant | SliceOp::AwaitRevoke => spin_until_changed(
+                        area.add(SLICE_CTRL_OFFSET) as *const u32,
+                        shared.add(COUNT_WORD) as *const u64,
+                        WAIT_SPINS,
+                    ),
                 };
                 let r = ret(r);
                 let rec = shared.add(1 + n * WORDS_PER_RECORD);
