@@ -680,7 +680,7 @@ fn slice_probes_agree_with_the_model_of_the_host() {
         .chain(slice::random_probes(3, 300))
     {
         let model = slice::model_outcomes(entry, choice.cfg, &probe.ops);
-        let live = run_slice_probe(&probe.ops).expect("the probe runs");
+        let live = slice::run_live(&probe.ops).0.expect("the probe runs");
         assert_eq!(
             live.returns.len() + usize::from(live.killed_by.is_some()),
             probe.ops.iter().filter(|o| o.records()).count(),
