@@ -651,32 +651,9 @@ fn case_slice_grant_yield(c: &mut Cov) {
     c.add(&f);
 }
 
-/// The grant expires before the task leaves the kernel (a slow exit, as
-/// under QEMU's emulation on a real 7.2 kernel): no timer armed, the loop
-/// runs again, revokes the grant and schedules; the program sees slice_ctrl
-/// 0 and no syscall work runs at its next syscall.
+/// v7_common::check_slice_grant_expires_in_kernel.
 fn case_slice_expires_in_kernel(c: &mut Cov) {
-    let mut f = slice_fixture(false);
-    f.step(Event::SliceExpiresInKernel);
-    grant(&mut f);
-    for d in [
-        "rseq_grant_slice_extension/granted",
-        "__rseq_arm_slice_extension_timer/expired_before_exit",
-        "rseq_grant_slice_extension/work_pending_or_granted_revoke",
-        "exit_to_user_mode_loop/schedule",
-        "rseq_arm_slice_extension_timer/not_granted",
-    ] {
-        assert!(f.took(d), "{d}");
-    }
-    assert!(!f.took("__rseq_arm_slice_extension_timer/armed"));
-    assert_eq!(u32_at(&f, rseq::SLICE_CTRL), 0);
-    assert_eq!(f.syscall(Syscall::SliceYield), Some(0));
-    assert!(!f.took("rseq_syscall_enter_work/not_granted"));
-    // Used up: the next grant is armed.
-    store_u8(&mut f, rseq::SLICE_REQUEST, 1);
-    grant(&mut f);
-    assert!(f.took("__rseq_arm_slice_extension_timer/armed"));
-    assert_eq!(u32_at(&f, rseq::SLICE_CTRL), 0x100);
+    let f = check_slice_grant_expires_in_kernel(slice_fixture(false), "rseq_grant_slice_extension");
     c.add(&f);
 }
 

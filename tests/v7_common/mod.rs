@@ -436,3 +436,34 @@ pub fn kvm_run_arm64_retrigger(v: &VersionEntry, len: u32, c: &mut Cov) {
     assert_eq!(f.model.current().fate, Fate::Running);
     c.add(&f);
 }
+
+/// The slice grant expires before the task leaves the kernel (a slow exit,
+/// as under QEMU's emulation on a real 7.2 kernel): no timer armed, the
+/// loop runs again, revokes the grant and schedules; the program sees
+/// slice_ctrl 0 and no syscall work runs at its next syscall. `f` is
+/// registered with the extension enabled and the request byte set;
+/// `grant_fn` names the version's grant function.
+pub fn check_slice_grant_expires_in_kernel(mut f: Fixture, grant_fn: &str) -> Fixture {
+    let grant = [Event::NeedResched, Event::ExitToUser];
+    f.step(Event::SliceExpiresInKernel);
+    f.steps(grant.clone());
+    for d in [
+        format!("{grant_fn}/granted"),
+        "__rseq_arm_slice_extension_timer/expired_before_exit".to_string(),
+        format!("{grant_fn}/work_pending_or_granted_revoke"),
+        "exit_to_user_mode_loop/schedule".to_string(),
+        "rseq_arm_slice_extension_timer/not_granted".to_string(),
+    ] {
+        assert!(f.took(&d), "{d}");
+    }
+    assert!(!f.took("__rseq_arm_slice_extension_timer/armed"));
+    assert_eq!(u32_at(&f, rseq::SLICE_CTRL), 0);
+    assert_eq!(f.syscall(Syscall::SliceYield), Some(0));
+    assert!(!f.took("rseq_syscall_enter_work/not_granted"));
+    // Used up: the next grant is armed.
+    store_u8(&mut f, rseq::SLICE_REQUEST, 1);
+    f.steps(grant);
+    assert!(f.took("__rseq_arm_slice_extension_timer/armed"));
+    assert_eq!(u32_at(&f, rseq::SLICE_CTRL), 0x100);
+    f
+}
