@@ -48,13 +48,33 @@ pub const fn entry<V: KernelVersion>() -> VersionEntry {
     }
 }
 
-/// Every modelled version, oldest first.
-pub static VERSIONS: &[VersionEntry] = &[
+/// Every modelled version, oldest first. A constant, so that the coverage
+/// map can be sized from it at compile time.
+const REGISTRY: &[VersionEntry] = &[
     entry::<v6_18::V6_18>(),
     entry::<v6_19::V6_19>(),
     entry::<v7_0::V7_0>(),
     entry::<v7_1::V7_1>(),
 ];
+
+/// Every modelled version, oldest first.
+pub static VERSIONS: &[VersionEntry] = REGISTRY;
+
+/// How many versions are registered (the coverage map has a stride each).
+pub const COUNT: usize = REGISTRY.len();
+
+/// The most decision points any registered version has (the coverage map's
+/// stride).
+pub const MAX_DECISIONS: usize = {
+    let (mut most, mut i) = (0, 0);
+    while i < REGISTRY.len() {
+        if REGISTRY[i].decisions.len() > most {
+            most = REGISTRY[i].decisions.len();
+        }
+        i += 1;
+    }
+    most
+};
 
 /// Look a version up by name.
 pub fn find(name: &str) -> Option<&'static VersionEntry> {
@@ -79,6 +99,8 @@ mod tests {
                 "{} has too many decision points",
                 v.name
             );
+            // Every version's strip of the map lies inside it.
+            assert!(coverage_base(v.name) + v.decisions.len() <= coverage::MAP_SIZE);
             assert!(!(v.configs)().is_empty(), "{} has no configuration", v.name);
             for d in v.decisions {
                 assert!(
