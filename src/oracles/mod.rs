@@ -167,6 +167,10 @@ pub struct ObsDiff {
 impl ObsDiff {
     pub fn between(a: &Observation, b: &Observation) -> ObsDiff {
         let area = match (&a.area, &b.area) {
+            // Equal areas are the common case: one slice comparison (a
+            // memcmp, which SanitizerCoverage does not trace) instead of a
+            // traced comparison per byte.
+            (Some(x), Some(y)) if x == y => Vec::new(),
             (Some(x), Some(y)) => (0..x.len().max(y.len()))
                 .filter(|&i| x.get(i) != y.get(i))
                 .collect(),

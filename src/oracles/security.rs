@@ -85,10 +85,17 @@ fn check_trace(run: &Run, lowered: &Lowered) -> Vec<Finding> {
     // signature it registered.
     let mut areas: Vec<(u64, u64)> = Vec::new();
     let mut sigs: Vec<u32> = Vec::new();
+    // Most observations repeat the same registration: keep each area once,
+    // since every kernel write is checked against all of them.
     for o in &run.observations {
         if let Some(r) = o.registration {
-            areas.push((r.addr, u64::from(r.len).max(32)));
-            sigs.push(r.sig);
+            let area = (r.addr, u64::from(r.len).max(32));
+            if areas.last() != Some(&area) {
+                areas.push(area);
+            }
+            if sigs.last() != Some(&r.sig) {
+                sigs.push(r.sig);
+            }
         }
     }
     for e in &lowered.events {
