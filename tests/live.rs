@@ -680,7 +680,25 @@ fn slice_probes_agree_with_the_model_of_the_host() {
         .chain(slice::random_probes(3, 300))
     {
         let model = slice::model_outcomes(entry, choice.cfg, &probe.ops);
-        let live = slice::run_live(&probe.ops).0.expect("the probe runs");
+        let run = slice::run_live(&probe.ops);
+        let live = run.live.expect("the probe runs");
+        // A wait that saw the competitor run (WAIT_UNCHANGED) was switched
+        // out without sleeping, and the child's counters must say so.
+        let preempted_in_a_wait = probe
+            .ops
+            .iter()
+            .filter(|o| o.records())
+            .zip(&live.returns)
+            .any(|(o, r)| o.waits() && r.ret == slice::WAIT_UNCHANGED);
+        if preempted_in_a_wait && live.killed_by.is_none() {
+            let counters = run.counters.expect("a run that returned has counters");
+            assert!(
+                counters.involuntary_switches >= 1,
+                "{}: a waiting probe with no involuntary switch: {}",
+                probe.name,
+                counters.describe()
+            );
+        }
         assert_eq!(
             live.returns.len() + usize::from(live.killed_by.is_some()),
             probe.ops.iter().filter(|o| o.records()).count(),

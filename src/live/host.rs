@@ -27,7 +27,7 @@ use super::case::{
     Layout, PageKind, Resolved, Trigger, ARENA_PAGES, CMD_WORDS, CONTROL_PAGE, GUARD_PAGES,
     OWN_AREA_OFFSET, SIG,
 };
-use super::slice::{AfterSyscall, ProbeOutcome, SliceOp, WAIT_UNCHANGED};
+use super::slice::{AfterSyscall, ChildCounters, ProbeOutcome, SliceOp, WAIT_UNCHANGED};
 use super::{LiveError, Outcome};
 use crate::abi::{self, rseq, sig};
 use crate::mem::PAGE_SIZE;
@@ -1289,17 +1289,20 @@ const WAIT_SPINS: u64 = 1 << 31;
 /// (a syscall would end a grant) until `slice_ctrl` changes or the count
 /// moves, that is, the competitor ran and so the child was preempted with
 /// no grant.
-pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
+pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters), String> {
     use super::slice::{
         AREA_BYTES, AREA_FILL, FLAGS_OFFSET, NR_RSEQ_SLICE_YIELD, SLICE_CTRL_OFFSET,
     };
     // The competitor's count: the shared page's last word.
     const COUNT_WORD: usize = (PAGE_SIZE / 8) as usize - 1;
+    // The child's counters over its steps (ChildCounters, in field order):
+    // the four words before the count.
+    const COUNTER_WORDS: usize = COUNT_WORD - 4;
     // Words in the shared page: [0] = records written, then 5 words a
     // record: the return value and the area's first 32 bytes as read back
     // (rseq_cs, flags and slice_ctrl are in them).
     const WORDS_PER_RECORD: usize = 5;
-    if 1 + ops.len() * WORDS_PER_RECORD > COUNT_WORD {
+    if 1 + ops.len() * WORDS_PER_RECORD > COUNTER_WORDS {
         return Err("probe too long".into());
     }
     let libc_reg = libc_registration()?;
@@ -1413,6 +1416,14 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
                     r
                 }
             };
+            // getrusage() before the first step and after the last: a
+            // syscall between two steps would end a grant.
+            let usage = || {
+                let mut u: libc::rusage = std::mem::zeroed();
+                libc::getrusage(libc::RUSAGE_SELF, &mut u);
+                [u.ru_minflt, u.ru_majflt, u.ru_nvcsw, u.ru_nivcsw].map(|v| v as u64)
+            };
+            let usage_before = usage();
             let mut n = 0usize;
             for op in ops {
                 let r = match *op {
@@ -1456,6 +1467,9 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
                 n += 1;
                 std::ptr::write_volatile(shared, n as u64);
             }
+            for (k, (after, before)) in usage().iter().zip(usage_before).enumerate() {
+                std::ptr::write_volatile(shared.add(COUNTER_WORDS + k), after.wrapping_sub(before));
+            }
             libc::_exit(0);
         }
     }
@@ -1464,11 +1478,23 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
     let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
     stop_competitor();
     // SAFETY: the shared page, which the dead child no longer writes.
-    let words: Vec<u64> = unsafe {
+    let (words, counters): (Vec<u64>, Vec<u64>) = unsafe {
         let n = std::ptr::read_volatile(shared) as usize;
-        (0..(1 + n.min(ops.len()) * WORDS_PER_RECORD))
-            .map(|i| std::ptr::read_volatile(shared.add(i)))
-            .collect()
+        (
+            (0..(1 + n.min(ops.len()) * WORDS_PER_RECORD))
+                .map(|i| std::ptr::read_volatile(shared.add(i)))
+                .collect(),
+            (COUNTER_WORDS..COUNT_WORD)
+                .map(|i| std::ptr::read_volatile(shared.add(i)))
+                .collect(),
+        )
+    };
+    // A child killed before its last step wrote no counters: zeros.
+    let counters = ChildCounters {
+        minor_faults: counters[0],
+        major_faults: counters[1],
+        voluntary_switches: counters[2],
+        involuntary_switches: counters[3],
     };
     unmap();
     if waited != pid {
@@ -1488,7 +1514,7 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ProbeOutcome, String> {
         out.returns
             .push(AfterSyscall::from_area(rec[0] as i64, &bytes));
     }
-    Ok(out)
+    Ok((out, counters))
 }
 
 #[cfg(test)]

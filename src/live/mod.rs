@@ -124,7 +124,9 @@ enum Inner {}
 
 /// Run a slice probe on the host kernel ([`mod@slice`]).
 #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
-pub fn run_slice_probe(ops: &[slice::SliceOp]) -> Result<slice::ProbeOutcome, String> {
+pub fn run_slice_probe(
+    ops: &[slice::SliceOp],
+) -> Result<(slice::ProbeOutcome, slice::ChildCounters), String> {
     host::run_slice_probe(ops)
 }
 
@@ -145,7 +147,9 @@ fn unsupported_host() -> String {
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
-pub fn run_slice_probe(_ops: &[slice::SliceOp]) -> Result<slice::ProbeOutcome, String> {
+pub fn run_slice_probe(
+    _ops: &[slice::SliceOp],
+) -> Result<(slice::ProbeOutcome, slice::ChildCounters), String> {
     Err(unsupported_host())
 }
 
