@@ -1489,7 +1489,8 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters),
                 .collect(),
         )
     };
-    // A child killed before its last step wrote no counters: zeros.
+    // A child killed before its last step wrote no counters: zeros, which
+    // slice::run_live drops.
     let counters = ChildCounters {
         minor_faults: counters[0],
         major_faults: counters[1],

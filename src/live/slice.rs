@@ -597,7 +597,8 @@ pub fn torn_wait(ops: &[SliceOp], live: &ProbeOutcome) -> bool {
 pub struct LiveRun {
     /// The outcome of the last run.
     pub live: Result<ProbeOutcome, String>,
-    /// The child's counters of the last run.
+    /// The child's counters of the last run, if the child lived to write
+    /// them (a killed child leaves none).
     pub counters: Option<ChildCounters>,
     /// The runs that contradicted themselves ([`torn_wait`]) and were
     /// repeated, with their children's counters.
@@ -613,8 +614,8 @@ pub fn run_live(ops: &[SliceOp]) -> LiveRun {
             Ok((o, c)) if torn.len() < 2 && torn_wait(ops, &o) => torn.push((o, c)),
             Ok((o, c)) => {
                 return LiveRun {
+                    counters: o.killed_by.is_none().then_some(c),
                     live: Ok(o),
-                    counters: Some(c),
                     torn,
                 }
             }
@@ -759,12 +760,11 @@ pub fn cli_slice(
         (None, None) => probes(),
     };
     let mut repeated_runs = 0;
-    // For a torn run, what its child did, next to what the children of the
-    // waiting probes' ordinary runs did.
-    // The probe's steps fault on their own (the child's first run of libc's
-    // code after fork(), a stack page's copy-on-write), so a torn run's
-    // counters mean something only next to those of the same probe's
-    // ordinary runs: (minor faults, involuntary switches) -> runs.
+    // For each torn run, what its child did. The probe's steps fault on
+    // their own (the child's first run of libc's code after fork(), a stack
+    // page's copy-on-write), so a torn run's counters mean something only
+    // next to those of the same probe's ordinary runs: per waiting probe,
+    // (minor faults, involuntary switches) -> runs.
     let mut torn_runs: Vec<(String, ProbeOutcome, ChildCounters)> = Vec::new();
     let mut ordinary: BTreeMap<String, BTreeMap<(u64, u64), usize>> = BTreeMap::new();
     for probe in list {
