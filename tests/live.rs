@@ -679,8 +679,8 @@ fn slice_probes_agree_with_the_model_of_the_host() {
         .into_iter()
         .chain(slice::random_probes(3, 300))
     {
-        let model = slice::model_outcomes(entry, choice.cfg, &probe.ops);
         let run = slice::run_live(&probe.ops);
+        let model = slice::model_outcomes(entry, choice.cfg, &probe.ops, &run.preempted);
         let live = run.live.expect("the probe runs");
         // A wait that saw the competitor run (WAIT_UNCHANGED) was switched
         // out without sleeping, and the child's counters must say so.

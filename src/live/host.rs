@@ -27,7 +27,10 @@ use super::case::{
     Layout, PageKind, Resolved, Trigger, ARENA_PAGES, CMD_WORDS, CONTROL_PAGE, GUARD_PAGES,
     OWN_AREA_OFFSET, SIG,
 };
-use super::slice::{AfterSyscall, ChildCounters, ProbeOutcome, SliceOp, WAIT_UNCHANGED};
+use super::slice::{
+    preempted_outside_waits, AfterSyscall, ChildCounters, ChildRun, ProbeOutcome, SliceOp,
+    StepCounts, WAIT_UNCHANGED,
+};
 use super::{LiveError, Outcome};
 use crate::abi::{self, rseq, sig};
 use crate::mem::PAGE_SIZE;
@@ -1289,7 +1292,7 @@ const WAIT_SPINS: u64 = 1 << 31;
 /// (a syscall would end a grant) until `slice_ctrl` changes or the count
 /// moves, that is, the competitor ran and so the child was preempted with
 /// no grant.
-pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters), String> {
+pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ChildRun, String> {
     use super::slice::{
         AREA_BYTES, AREA_FILL, FLAGS_OFFSET, NR_RSEQ_SLICE_YIELD, SLICE_CTRL_OFFSET,
     };
@@ -1298,11 +1301,15 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters),
     // The child's counters over its steps (ChildCounters, in field order):
     // the four words before the count.
     const COUNTER_WORDS: usize = COUNT_WORD - 4;
-    // Words in the shared page: [0] = records written, then 5 words a
-    // record: the return value and the area's first 32 bytes as read back
-    // (rseq_cs, flags and slice_ctrl are in them).
-    const WORDS_PER_RECORD: usize = 5;
-    if 1 + ops.len() * WORDS_PER_RECORD > COUNTER_WORDS {
+    // The competitor's count just before the first step.
+    const FIRST_COUNT_WORD: usize = COUNTER_WORDS - 1;
+    // Words in the shared page: [0] = records written, then 7 words a
+    // record: the return value, the area's first 32 bytes as read back
+    // (rseq_cs, flags and slice_ctrl are in them), and the competitor's
+    // count just before the step's syscall or spin and just after the
+    // record (StepCounts).
+    const WORDS_PER_RECORD: usize = 7;
+    if 1 + ops.len() * WORDS_PER_RECORD > FIRST_COUNT_WORD {
         return Err("probe too long".into());
     }
     let libc_reg = libc_registration()?;
@@ -1424,8 +1431,12 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters),
                 [u.ru_minflt, u.ru_majflt, u.ru_nvcsw, u.ru_nivcsw].map(|v| v as u64)
             };
             let usage_before = usage();
+            let count = shared.add(COUNT_WORD) as *const u64;
+            std::ptr::write_volatile(shared.add(FIRST_COUNT_WORD), std::ptr::read_volatile(count));
             let mut n = 0usize;
             for op in ops {
+                // After the stores, just before the syscall or the spin.
+                let count_at_start = std::ptr::read_volatile(count);
                 let r = match *op {
                     SliceOp::Register { len, flags, sig } => {
                         libc::syscall(libc::SYS_rseq, area, len, flags, sig)
@@ -1453,7 +1464,7 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters),
                     // Not -1: ret() below must not read errno.
                     SliceOp::AwaitGrant | SliceOp::AwaitRevoke => spin_until_changed(
                         area.add(SLICE_CTRL_OFFSET) as *const u32,
-                        shared.add(COUNT_WORD) as *const u64,
+                        count,
                         WAIT_SPINS,
                     ),
                 };
@@ -1464,6 +1475,8 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters),
                     let v = std::ptr::read_volatile((area as *const u64).add(w));
                     std::ptr::write_volatile(rec.add(1 + w), v);
                 }
+                std::ptr::write_volatile(rec.add(5), count_at_start);
+                std::ptr::write_volatile(rec.add(6), std::ptr::read_volatile(count));
                 n += 1;
                 std::ptr::write_volatile(shared, n as u64);
             }
@@ -1478,7 +1491,7 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters),
     let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
     stop_competitor();
     // SAFETY: the shared page, which the dead child no longer writes.
-    let (words, counters): (Vec<u64>, Vec<u64>) = unsafe {
+    let (words, counters, first_count): (Vec<u64>, Vec<u64>, u64) = unsafe {
         let n = std::ptr::read_volatile(shared) as usize;
         (
             (0..(1 + n.min(ops.len()) * WORDS_PER_RECORD))
@@ -1487,6 +1500,7 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters),
             (COUNTER_WORDS..COUNT_WORD)
                 .map(|i| std::ptr::read_volatile(shared.add(i)))
                 .collect(),
+            std::ptr::read_volatile(shared.add(FIRST_COUNT_WORD)),
         )
     };
     // A child killed before its last step wrote no counters: zeros, which
@@ -1507,15 +1521,26 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<(ProbeOutcome, ChildCounters),
     } else if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         return Err(format!("probe child {}", describe_status(status)));
     }
+    let mut counts = Vec::new();
     for rec in words[1..].chunks_exact(WORDS_PER_RECORD) {
         let mut bytes = [0u8; 32];
-        for (w, v) in rec[1..].iter().enumerate() {
+        for (w, v) in rec[1..5].iter().enumerate() {
             bytes[w * 8..w * 8 + 8].copy_from_slice(&v.to_le_bytes());
         }
         out.returns
             .push(AfterSyscall::from_area(rec[0] as i64, &bytes));
+        counts.push(StepCounts {
+            at_start: rec[5],
+            after_record: rec[6],
+        });
     }
-    Ok((out, counters))
+    // With no competitor the count stays 0, and no window sees it move.
+    let preempted = preempted_outside_waits(ops, first_count, &counts);
+    Ok(ChildRun {
+        outcome: out,
+        counters,
+        preempted,
+    })
 }
 
 #[cfg(test)]

@@ -124,9 +124,7 @@ enum Inner {}
 
 /// Run a slice probe on the host kernel ([`mod@slice`]).
 #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
-pub fn run_slice_probe(
-    ops: &[slice::SliceOp],
-) -> Result<(slice::ProbeOutcome, slice::ChildCounters), String> {
+pub fn run_slice_probe(ops: &[slice::SliceOp]) -> Result<slice::ChildRun, String> {
     host::run_slice_probe(ops)
 }
 
@@ -147,9 +145,7 @@ fn unsupported_host() -> String {
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu")))]
-pub fn run_slice_probe(
-    _ops: &[slice::SliceOp],
-) -> Result<(slice::ProbeOutcome, slice::ChildCounters), String> {
+pub fn run_slice_probe(_ops: &[slice::SliceOp]) -> Result<slice::ChildRun, String> {
     Err(unsupported_host())
 }
 

@@ -217,6 +217,63 @@ impl ChildCounters {
     }
 }
 
+/// The competitor's count around one recording step of the live child:
+/// the count moves only while the competitor runs, that is, while the
+/// child, pinned to the same CPU, is switched out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepCounts {
+    /// Just before the step's syscall or spin, after the stores before it.
+    pub at_start: u64,
+    /// Just after the step's record was written.
+    pub after_record: u64,
+}
+
+/// One run of a probe in a live child.
+#[derive(Clone, Debug, Default)]
+pub struct ChildRun {
+    pub outcome: ProbeOutcome,
+    pub counters: ChildCounters,
+    /// The recording steps (indices into the probe's steps) in whose window
+    /// the competitor ran outside a wait ([`preempted_outside_waits`]).
+    pub preempted: Vec<usize>,
+}
+
+/// The recording steps of `ops` in whose window the competitor ran while
+/// the child was not waiting for it, from the count before the first step
+/// (`first_count`) and the counts around each record (`counts`, one per
+/// record written). A step's window runs from the previous record (or the
+/// first step) over the stores before the step, and then:
+/// - for a syscall, to the step's own record;
+/// - for a wait, to the start of its spin: the wait expects the
+///   competitor, and a preemption in the few loads between the spin's end
+///   and the record is not looked for.
+///
+/// Such a preemption is the scheduler's choice, not the probe's: it
+/// happens when the child's time runs out in a syscall or a store, and the
+/// switch it makes shows in the area (a V2 area's `slice_ctrl` is cleared).
+/// [`model_outcomes`] allows it only in these windows.
+pub fn preempted_outside_waits(
+    ops: &[SliceOp],
+    first_count: u64,
+    counts: &[StepCounts],
+) -> Vec<usize> {
+    let recording = ops.iter().enumerate().filter(|(_, o)| o.records());
+    let mut previous = first_count;
+    let mut preempted = Vec::new();
+    for ((i, op), c) in recording.zip(counts) {
+        let window_end = if op.waits() {
+            c.at_start
+        } else {
+            c.after_record
+        };
+        if window_end != previous {
+            preempted.push(i);
+        }
+        previous = c.after_record;
+    }
+    preempted
+}
+
 /// The probes, each from a fresh child with nothing registered and the area
 /// filled with [`AREA_FILL`].
 pub fn probes() -> Vec<SliceProbe> {
@@ -447,6 +504,12 @@ enum Interleaving {
     /// The grant this step (an [`SliceOp::AwaitGrant`]) gets expires
     /// before the task leaves the kernel.
     ExpiredInKernel(usize),
+    /// The task is preempted in user mode just before this step: an
+    /// interrupt with TIF_NEED_RESCHED, and the return to user mode.
+    PreemptedBefore(usize),
+    /// The task is preempted in this step's syscall: TIF_NEED_RESCHED is
+    /// set before the syscall's return to user mode, which schedules.
+    PreemptedIn(usize),
 }
 
 /// The label of the interleaving the probe's steps give by themselves.
@@ -458,6 +521,8 @@ fn interleaving_kind(label: &str) -> &str {
         "grant expired in the kernel"
     } else if label.contains("timer fired") {
         "timer fired early"
+    } else if label.contains("preempted") {
+        "preempted outside a wait"
     } else {
         label
     }
@@ -477,7 +542,13 @@ fn scenario_interleaved(
         if interleaving == Interleaving::ExpiredInKernel(i) {
             steps.push(Step::SliceExpiresInKernel);
         }
+        if interleaving == Interleaving::PreemptedBefore(i) {
+            steps.extend([Step::NeedResched, Step::ExitToUser]);
+        }
         steps.push(op.step());
+        if interleaving == Interleaving::PreemptedIn(i) {
+            steps.push(Step::NeedResched);
+        }
         if op.records() {
             steps.push(Step::ExitToUser);
             record_at.push(steps.len() - 1);
@@ -597,6 +668,9 @@ pub fn torn_wait(ops: &[SliceOp], live: &ProbeOutcome) -> bool {
 pub struct LiveRun {
     /// The outcome of the last run.
     pub live: Result<ProbeOutcome, String>,
+    /// Where the competitor ran outside a wait in the last run
+    /// ([`ChildRun::preempted`]).
+    pub preempted: Vec<usize>,
     /// The child's counters of the last run, if the child lived to write
     /// them (a killed child leaves none).
     pub counters: Option<ChildCounters>,
@@ -611,17 +685,21 @@ pub fn run_live(ops: &[SliceOp]) -> LiveRun {
     let mut torn = Vec::new();
     loop {
         match super::run_slice_probe(ops) {
-            Ok((o, c)) if torn.len() < 2 && torn_wait(ops, &o) => torn.push((o, c)),
-            Ok((o, c)) => {
+            Ok(run) if torn.len() < 2 && torn_wait(ops, &run.outcome) => {
+                torn.push((run.outcome, run.counters))
+            }
+            Ok(run) => {
                 return LiveRun {
-                    counters: o.killed_by.is_none().then_some(c),
-                    live: Ok(o),
+                    counters: run.outcome.killed_by.is_none().then_some(run.counters),
+                    live: Ok(run.outcome),
+                    preempted: run.preempted,
                     torn,
                 }
             }
             Err(e) => {
                 return LiveRun {
                     live: Err(e),
+                    preempted: Vec::new(),
                     counters: None,
                     torn,
                 }
@@ -644,12 +722,26 @@ pub fn run_live(ops: &[SliceOp]) -> LiveRun {
 ///
 /// Where no grant was made, the timer's rseq_slice_expired() does nothing
 /// and no grant expires, so the extra interleavings add no outcome.
+///
+/// And in each window where the live child saw the competitor run outside
+/// a wait (`preempted`, [`preempted_outside_waits`]): a preemption before
+/// any step of the window, or in its syscall. The scheduler chose it, and
+/// it is allowed nowhere else: a kernel that clears `slice_ctrl` at a
+/// syscall with no switch still disagrees.
 pub fn model_outcomes(
     entry: &VersionEntry,
     cfg: crate::config::Config,
     ops: &[SliceOp],
+    preempted: &[usize],
 ) -> Vec<(String, ProbeOutcome)> {
     let mut all = vec![(AS_WRITTEN.to_string(), model_outcome(entry, cfg, ops))];
+    let mut add = |label: String, interleaving: Interleaving| {
+        let scenario = scenario_interleaved(cfg.arch, ops, interleaving);
+        let outcome = outcome_of(entry, cfg, ops, scenario);
+        if all.iter().all(|(_, o)| *o != outcome) {
+            all.push((label, outcome));
+        }
+    };
     for (i, op) in ops.iter().enumerate() {
         if *op != SliceOp::AwaitGrant {
             continue;
@@ -670,11 +762,28 @@ pub fn model_outcomes(
             )
         });
         for (label, interleaving) in std::iter::once(expired).chain(timers) {
-            let scenario = scenario_interleaved(cfg.arch, ops, interleaving);
-            let outcome = outcome_of(entry, cfg, ops, scenario);
-            if all.iter().all(|(_, o)| *o != outcome) {
-                all.push((label, outcome));
-            }
+            add(label, interleaving);
+        }
+    }
+    for &step in preempted {
+        let Some(op) = ops.get(step) else {
+            continue;
+        };
+        let window_start = ops[..step]
+            .iter()
+            .rposition(|o| o.records())
+            .map_or(0, |previous| previous + 1);
+        for before in window_start..=step {
+            add(
+                format!("preempted before step {before}"),
+                Interleaving::PreemptedBefore(before),
+            );
+        }
+        if !op.waits() {
+            add(
+                format!("preempted in step {step}"),
+                Interleaving::PreemptedIn(step),
+            );
         }
     }
     all
@@ -691,6 +800,9 @@ pub struct ProbeReport {
     pub model: ProbeOutcome,
     /// The interleaving of that outcome ([`model_outcomes`]).
     pub interleaving: String,
+    /// The steps in whose window the competitor ran outside a wait
+    /// ([`preempted_outside_waits`]).
+    pub preempted: Vec<usize>,
 }
 
 /// Compare a live outcome with every outcome the model allows: the verdict,
@@ -783,8 +895,10 @@ pub fn cli_slice(
                 .entry((c.minor_faults, c.involuntary_switches))
                 .or_default() += 1;
         }
-        let (verdict, interleaving, model) =
-            judge(&live, model_outcomes(entry, choice.cfg, &probe.ops));
+        let (verdict, interleaving, model) = judge(
+            &live,
+            model_outcomes(entry, choice.cfg, &probe.ops, &run.preempted),
+        );
         if !json {
             let live_text = match &live {
                 Ok(l) => l.describe(),
@@ -798,11 +912,12 @@ pub fn cli_slice(
                 ),
                 Verdict::Agree => println!("agree    {:<48} {live_text}", probe.name),
                 _ => println!(
-                    "{:<8} {:<48}\n         steps: {}\n         live:  {live_text}\n         model: {}",
+                    "{:<8} {:<48}\n         steps: {}\n         live:  {live_text}\n         model: {}\n         competitor ran outside a wait in the windows of steps: {:?}",
                     format!("{verdict:?}").to_uppercase(),
                     probe.name,
                     serde_json::to_string(&probe.ops).unwrap_or_default(),
-                    model.describe()
+                    model.describe(),
+                    run.preempted
                 ),
             }
         }
@@ -813,6 +928,7 @@ pub fn cli_slice(
             live,
             model,
             interleaving,
+            preempted: run.preempted,
         });
     }
     let agree = reports
@@ -839,8 +955,10 @@ pub fn cli_slice(
         }
         others.sort();
         let list: Vec<String> = others.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let preempted = reports.iter().filter(|r| !r.preempted.is_empty()).count();
         println!(
-            "interleavings of the agreeing probes: {}; runs repeated (torn_wait): {repeated_runs}",
+            "interleavings of the agreeing probes: {}; runs repeated (torn_wait): {repeated_runs}; \
+             runs whose competitor ran outside a wait: {preempted}",
             list.join(", ")
         );
         for (name, outcome, c) in &torn_runs {
@@ -985,7 +1103,7 @@ mod tests {
         for debug in [false, true] {
             let (entry, cfg) = build("v7.1", true, debug);
             let outcomes = |name| -> Vec<ProbeOutcome> {
-                model_outcomes(entry, cfg, &probe(name))
+                model_outcomes(entry, cfg, &probe(name), &[])
                     .into_iter()
                     .map(|(_, o)| o)
                     .collect()
@@ -1081,11 +1199,101 @@ mod tests {
         for debug in [false, true] {
             let (entry, cfg) = build("v7.1", true, debug);
             for p in probes() {
-                for (_, o) in model_outcomes(entry, cfg, &p.ops) {
+                for (_, o) in model_outcomes(entry, cfg, &p.ops, &[]) {
                     assert!(!torn_wait(&p.ops, &o), "{}", p.name);
                 }
             }
         }
+    }
+
+    /// random_10_558, which the slice kernel (debug key off) answered in a
+    /// VM on 2026-12-02: its prctl(3, 1) returned with slice_ctrl 0 where
+    /// the program had stored 0x10001, because the task was switched out
+    /// in that syscall and a V2 area's slice_ctrl is cleared on the way
+    /// back. The probe waits, so a competitor shared the CPU.
+    fn random_10_558() -> (Vec<SliceOp>, ProbeOutcome) {
+        let sig = 0x5305_3053;
+        let ops = vec![
+            SliceOp::Register {
+                len: 256,
+                flags: 0,
+                sig,
+            },
+            SliceOp::Prctl { op: 0, arg: 2 },
+            SliceOp::StoreSliceCtrl { value: 0x10001 },
+            SliceOp::Prctl { op: 3, arg: 1 },
+            SliceOp::AwaitGrant,
+            SliceOp::StoreFlags { value: 0x20 },
+            SliceOp::Register {
+                len: 32,
+                flags: 0,
+                sig,
+            },
+        ];
+        let live = ProbeOutcome {
+            returns: vec![
+                ret(0, 0x10, 0),
+                ret(-22, 0x10, 0),
+                ret(-22, 0x10, 0),
+                ret(WAIT_UNCHANGED, 0x10, 0),
+                ret(-22, 0x20, 0),
+            ],
+            killed_by: None,
+        };
+        (ops, live)
+    }
+
+    #[test]
+    fn a_preemption_outside_a_wait_is_allowed_only_where_the_competitor_ran() {
+        let (ops, live) = random_10_558();
+        let (entry, cfg) = build("v7.1", true, false);
+        let live = Ok(live);
+        let (verdict, ..) = judge(&live, model_outcomes(entry, cfg, &ops, &[]));
+        assert_eq!(verdict, crate::live::Verdict::Disagree);
+        // The competitor ran in the windows of the register or of the wait:
+        // no preemption there gives a cleared slice_ctrl at step 3.
+        for elsewhere in [0, 4] {
+            let (verdict, ..) = judge(&live, model_outcomes(entry, cfg, &ops, &[elsewhere]));
+            assert_eq!(verdict, crate::live::Verdict::Disagree, "{elsewhere}");
+        }
+        let (verdict, interleaving, _) = judge(&live, model_outcomes(entry, cfg, &ops, &[3]));
+        assert_eq!(verdict, crate::live::Verdict::Agree);
+        assert_eq!(interleaving_kind(&interleaving), "preempted outside a wait");
+    }
+
+    #[test]
+    fn the_competitor_counts_mark_the_windows_it_ran_in() {
+        let (ops, _) = random_10_558();
+        let counts = |pairs: &[(u64, u64)]| -> Vec<StepCounts> {
+            pairs
+                .iter()
+                .map(|&(at_start, after_record)| StepCounts {
+                    at_start,
+                    after_record,
+                })
+                .collect()
+        };
+        // The competitor ran only in the wait (step 4): no window.
+        let quiet = counts(&[(5, 5), (5, 5), (5, 5), (5, 9), (9, 9)]);
+        assert!(preempted_outside_waits(&ops, 5, &quiet).is_empty());
+        // In the prctl of step 3.
+        let in_syscall = counts(&[(5, 5), (5, 5), (5, 7), (7, 9), (9, 9)]);
+        assert_eq!(preempted_outside_waits(&ops, 5, &in_syscall), vec![3]);
+        // At the store of step 2, before the prctl.
+        let at_store = counts(&[(5, 5), (5, 5), (7, 7), (7, 9), (9, 9)]);
+        assert_eq!(preempted_outside_waits(&ops, 5, &at_store), vec![3]);
+        // Before the wait's spin began, and before the first step's
+        // syscall (against the count before the first step).
+        let before_spin = counts(&[(6, 6), (6, 6), (6, 6), (8, 9), (9, 9)]);
+        assert_eq!(preempted_outside_waits(&ops, 5, &before_spin), vec![0, 4]);
+        // In the last register, after the store to flags.
+        let last = counts(&[(5, 5), (5, 5), (5, 5), (5, 9), (9, 11)]);
+        assert_eq!(preempted_outside_waits(&ops, 5, &last), vec![6]);
+        // A child killed midway wrote fewer records: only those count.
+        assert_eq!(
+            preempted_outside_waits(&ops, 5, &in_syscall[..2]),
+            Vec::<usize>::new()
+        );
     }
 
     #[test]
