@@ -1245,19 +1245,25 @@ unsafe fn pin_to_cpu(cpu: usize) -> bool {
     libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
 }
 
-/// A probe's wait: spin, with no syscall, until `slice_ctrl` changes (0)
-/// or the competitor's count moves, that is, the task was preempted
+/// A probe's wait: spin, with no syscall, until `slice_ctrl` differs from
+/// `seen`, the value the program last read or stored there (0), or the
+/// competitor's count moves, that is, the task was preempted
 /// (WAIT_UNCHANGED, or 0 if the kernel changed `slice_ctrl` on the way
-/// back), or `spins` iterations pass (-ETIMEDOUT).
+/// back), or `spins` iterations pass (-ETIMEDOUT). Against `seen`, not the
+/// value at the spin's start: a switch between the previous record and the
+/// spin may have changed it already, and the model's wait
+/// ([`super::slice::WAIT_UNCHANGED`]) compares with what the program saw.
 ///
 /// # Safety
 /// `ctrl` and `count` must be valid for reads.
 #[inline(never)]
-unsafe fn spin_until_changed(ctrl: *const u32, count: *const u64, spins: u64) -> libc::c_long {
-    let (start, count_start) = (
-        std::ptr::read_volatile(ctrl),
-        std::ptr::read_volatile(count),
-    );
+unsafe fn spin_until_changed(
+    ctrl: *const u32,
+    seen: u32,
+    count: *const u64,
+    spins: u64,
+) -> libc::c_long {
+    let (start, count_start) = (seen, std::ptr::read_volatile(count));
     for _ in 0..spins {
         if std::ptr::read_volatile(ctrl) != start {
             return 0;
@@ -1303,12 +1309,12 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ChildRun, String> {
     const COUNTER_WORDS: usize = COUNT_WORD - 4;
     // The competitor's count just before the first step.
     const FIRST_COUNT_WORD: usize = COUNTER_WORDS - 1;
-    // Words in the shared page: [0] = records written, then 7 words a
+    // Words in the shared page: [0] = records written, then 8 words a
     // record: the return value, the area's first 32 bytes as read back
     // (rseq_cs, flags and slice_ctrl are in them), and the competitor's
-    // count just before the step's syscall or spin and just after the
-    // record (StepCounts).
-    const WORDS_PER_RECORD: usize = 7;
+    // count just before the step's syscall or spin, just after it, and
+    // just after the record (StepCounts).
+    const WORDS_PER_RECORD: usize = 8;
     if 1 + ops.len() * WORDS_PER_RECORD > FIRST_COUNT_WORD {
         return Err("probe too long".into());
     }
@@ -1412,6 +1418,7 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ChildRun, String> {
                 // page table entries of the code and the shared page.
                 spin_until_changed(
                     area.add(SLICE_CTRL_OFFSET) as *const u32,
+                    u32::from_le_bytes([AREA_FILL; 4]),
                     shared.add(COUNT_WORD) as *const u64,
                     1,
                 );
@@ -1434,6 +1441,8 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ChildRun, String> {
             let count = shared.add(COUNT_WORD) as *const u64;
             std::ptr::write_volatile(shared.add(FIRST_COUNT_WORD), std::ptr::read_volatile(count));
             let mut n = 0usize;
+            // What the program last read (a record) or stored in slice_ctrl.
+            let mut seen = u32::from_le_bytes([AREA_FILL; 4]);
             for op in ops {
                 // After the stores, just before the syscall or the spin.
                 let count_at_start = std::ptr::read_volatile(count);
@@ -1459,24 +1468,32 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ChildRun, String> {
                     }
                     SliceOp::StoreSliceCtrl { value } => {
                         std::ptr::write_volatile(area.add(SLICE_CTRL_OFFSET) as *mut u32, value);
+                        seen = value;
                         continue;
                     }
                     // Not -1: ret() below must not read errno.
                     SliceOp::AwaitGrant | SliceOp::AwaitRevoke => spin_until_changed(
                         area.add(SLICE_CTRL_OFFSET) as *const u32,
+                        seen,
                         count,
                         WAIT_SPINS,
                     ),
                 };
+                let count_after_step = std::ptr::read_volatile(count);
                 let r = ret(r);
                 let rec = shared.add(1 + n * WORDS_PER_RECORD);
                 std::ptr::write_volatile(rec, r as u64);
                 for w in 0..4 {
                     let v = std::ptr::read_volatile((area as *const u64).add(w));
                     std::ptr::write_volatile(rec.add(1 + w), v);
+                    if (w * 8..w * 8 + 8).contains(&SLICE_CTRL_OFFSET) {
+                        let shift = (SLICE_CTRL_OFFSET - w * 8) * 8;
+                        seen = (v >> shift) as u32;
+                    }
                 }
                 std::ptr::write_volatile(rec.add(5), count_at_start);
-                std::ptr::write_volatile(rec.add(6), std::ptr::read_volatile(count));
+                std::ptr::write_volatile(rec.add(6), count_after_step);
+                std::ptr::write_volatile(rec.add(7), std::ptr::read_volatile(count));
                 n += 1;
                 std::ptr::write_volatile(shared, n as u64);
             }
@@ -1531,7 +1548,8 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ChildRun, String> {
             .push(AfterSyscall::from_area(rec[0] as i64, &bytes));
         counts.push(StepCounts {
             at_start: rec[5],
-            after_record: rec[6],
+            after_step: rec[6],
+            after_record: rec[7],
         });
     }
     // With no competitor the count stays 0, and no window sees it move.
@@ -1540,6 +1558,8 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ChildRun, String> {
         outcome: out,
         counters,
         preempted,
+        first_count,
+        counts,
     })
 }
 
@@ -1547,6 +1567,32 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ChildRun, String> {
 mod tests {
     use super::*;
     use crate::live::case::{resolve, test_layout as layout, LiveCase};
+
+    /// A probe's wait compares slice_ctrl with what the program last saw,
+    /// not with its own first read: a value the kernel wrote before the
+    /// spin began ends the wait at once (it once read as "unchanged" when
+    /// the competitor ran later).
+    #[test]
+    fn a_wait_compares_with_what_the_program_saw() {
+        let (ctrl, count) = (0u32, 7u64);
+        // SAFETY: both point to locals that outlive the calls.
+        let wait = |seen| unsafe { spin_until_changed(&ctrl, seen, &count, 1000) };
+        assert_eq!(wait(0x100), 0, "revoked before the spin began");
+        assert_eq!(wait(0), -libc::c_long::from(libc::ETIMEDOUT));
+        // The competitor runs: the count moves, slice_ctrl as seen.
+        let (moving, stop) = (AtomicU64::new(0), AtomicBool::new(false));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(SeqCst) {
+                    moving.fetch_add(1, SeqCst);
+                }
+            });
+            // SAFETY: an atomic's storage, read with volatile loads.
+            let r = unsafe { spin_until_changed(&ctrl, 0, moving.as_ptr(), WAIT_SPINS) };
+            stop.store(true, SeqCst);
+            assert_eq!(r, WAIT_UNCHANGED as libc::c_long);
+        });
+    }
 
     /// A nanosleep case whose task never slept tested nothing: noise, to be
     /// run again, not an outcome to compare with the model.

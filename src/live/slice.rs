@@ -224,6 +224,8 @@ impl ChildCounters {
 pub struct StepCounts {
     /// Just before the step's syscall or spin, after the stores before it.
     pub at_start: u64,
+    /// Just after the syscall or the spin returned, before the record.
+    pub after_step: u64,
     /// Just after the step's record was written.
     pub after_record: u64,
 }
@@ -236,6 +238,32 @@ pub struct ChildRun {
     /// The recording steps (indices into the probe's steps) in whose window
     /// the competitor ran outside a wait ([`preempted_outside_waits`]).
     pub preempted: Vec<usize>,
+    /// The competitor's count before the first step, and around each record
+    /// written: where the child was switched out.
+    pub first_count: u64,
+    pub counts: Vec<StepCounts>,
+}
+
+impl ChildRun {
+    /// The competitor's counts around each record, relative to the count
+    /// before the first step: `[start, after the step, after the record]`
+    /// per record, so that a switch shows as a step up.
+    pub fn describe_counts(&self) -> String {
+        let rel = |c: u64| c.wrapping_sub(self.first_count);
+        let each: Vec<String> = self
+            .counts
+            .iter()
+            .map(|c| {
+                format!(
+                    "[{}, {}, {}]",
+                    rel(c.at_start),
+                    rel(c.after_step),
+                    rel(c.after_record)
+                )
+            })
+            .collect();
+        each.join(" ")
+    }
 }
 
 /// The recording steps of `ops` in whose window the competitor ran while
@@ -646,14 +674,19 @@ fn ctrl_before_each_record(ops: &[SliceOp], records: &[AfterSyscall]) -> Vec<u32
 
 /// Whether a live outcome contradicts itself: a wait reported `slice_ctrl`
 /// unchanged ([`WAIT_UNCHANGED`]: the competitor ran and the value was
-/// still the one the wait began with), yet the record read right after
-/// shows another value. The kernel descheduled the task without touching
-/// `slice_ctrl`, which it does not do at an interrupt with a grant or a
-/// request on a V2 area (it grants, revokes or clears), and then wrote it
-/// within a few instructions. Seen 2 times in 6,800 probes under QEMU,
-/// and 5 in 27,200 more, all in `grant_revoked_by_the_timer`, with no more
-/// page faults or involuntary switches than the probe's ordinary runs
-/// ([`ChildCounters`]); cause not established. Such a run is repeated.
+/// still the one the program last saw), yet the record read right after
+/// shows another value. Only a kernel entry in the few instructions
+/// between the wait's last read and the record can do that. Such a run is
+/// repeated.
+///
+/// Until the live wait compared with what the program last saw, it
+/// compared with its own first read, and this fired 16 times in 47,600
+/// probes, all in `grant_revoked_by_the_timer`: the timer's revocation
+/// wrote 0 between the grant's record and the next wait's first read,
+/// without a switch (the competitor's count did not move), and the tick
+/// switched the task out later, so that the wait saw 0 "unchanged". None
+/// in 13,600 probes since (2026-12-02, 50 us extension, debug key off and
+/// on).
 pub fn torn_wait(ops: &[SliceOp], live: &ProbeOutcome) -> bool {
     let before = ctrl_before_each_record(ops, &live.returns);
     let waits = ops.iter().filter(|o| o.records()).map(|o| o.waits());
@@ -675,8 +708,8 @@ pub struct LiveRun {
     /// them (a killed child leaves none).
     pub counters: Option<ChildCounters>,
     /// The runs that contradicted themselves ([`torn_wait`]) and were
-    /// repeated, with their children's counters.
-    pub torn: Vec<(ProbeOutcome, ChildCounters)>,
+    /// repeated, with their children's counters and counts.
+    pub torn: Vec<ChildRun>,
 }
 
 /// Run a probe on the host, again (up to twice) when the run contradicts
@@ -685,9 +718,7 @@ pub fn run_live(ops: &[SliceOp]) -> LiveRun {
     let mut torn = Vec::new();
     loop {
         match super::run_slice_probe(ops) {
-            Ok(run) if torn.len() < 2 && torn_wait(ops, &run.outcome) => {
-                torn.push((run.outcome, run.counters))
-            }
+            Ok(run) if torn.len() < 2 && torn_wait(ops, &run.outcome) => torn.push(run),
             Ok(run) => {
                 return LiveRun {
                     counters: run.outcome.killed_by.is_none().then_some(run.counters),
@@ -877,17 +908,13 @@ pub fn cli_slice(
     // page's copy-on-write), so a torn run's counters mean something only
     // next to those of the same probe's ordinary runs: per waiting probe,
     // (minor faults, involuntary switches) -> runs.
-    let mut torn_runs: Vec<(String, ProbeOutcome, ChildCounters)> = Vec::new();
+    let mut torn_runs: Vec<(String, ChildRun)> = Vec::new();
     let mut ordinary: BTreeMap<String, BTreeMap<(u64, u64), usize>> = BTreeMap::new();
     for probe in list {
         let run = run_live(&probe.ops);
         let live = run.live;
         repeated_runs += run.torn.len();
-        torn_runs.extend(
-            run.torn
-                .into_iter()
-                .map(|(o, c)| (probe.name.clone(), o, c)),
-        );
+        torn_runs.extend(run.torn.into_iter().map(|t| (probe.name.clone(), t)));
         if let (true, Some(c)) = (probe.ops.iter().any(|o| o.waits()), run.counters) {
             *ordinary
                 .entry(probe.name.clone())
@@ -961,7 +988,7 @@ pub fn cli_slice(
              runs whose competitor ran outside a wait: {preempted}",
             list.join(", ")
         );
-        for (name, outcome, c) in &torn_runs {
+        for (name, torn) in &torn_runs {
             let seen: Vec<String> = ordinary
                 .get(name)
                 .into_iter()
@@ -969,10 +996,11 @@ pub fn cli_slice(
                 .map(|((faults, switches), n)| format!("{n}x ({faults}, {switches})"))
                 .collect();
             println!(
-                "torn run of {name}: {}\n         child: {}; (minor faults, involuntary switches) of its ordinary runs: {}",
-                outcome.describe(),
-                c.describe(),
-                seen.join(", ")
+                "torn run of {name}: {}\n         child: {}; (minor faults, involuntary switches) of its ordinary runs: {}\n         competitor's count around each record: {}",
+                torn.outcome.describe(),
+                torn.counters.describe(),
+                seen.join(", "),
+                torn.describe_counts()
             );
         }
     }
@@ -1269,6 +1297,7 @@ mod tests {
                 .iter()
                 .map(|&(at_start, after_record)| StepCounts {
                     at_start,
+                    after_step: after_record,
                     after_record,
                 })
                 .collect()
@@ -1294,6 +1323,29 @@ mod tests {
             preempted_outside_waits(&ops, 5, &in_syscall[..2]),
             Vec::<usize>::new()
         );
+    }
+
+    #[test]
+    fn a_torn_runs_counts_read_relative_to_the_first_step() {
+        let run = ChildRun {
+            first_count: u64::MAX - 1,
+            counts: vec![
+                StepCounts {
+                    at_start: u64::MAX - 1,
+                    after_step: u64::MAX - 1,
+                    after_record: u64::MAX - 1,
+                },
+                StepCounts {
+                    at_start: u64::MAX - 1,
+                    after_step: 3,
+                    after_record: 7,
+                },
+            ],
+            ..ChildRun::default()
+        };
+        // The second wait was switched out in its spin and again before
+        // its record; the count wraps as the competitor's u64 does.
+        assert_eq!(run.describe_counts(), "[0, 0, 0] [0, 5, 9]");
     }
 
     #[test]
