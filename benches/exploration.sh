@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Exploration benchmark (it reports, it does not fail): how much of every
 # version's decision points libFuzzer reaches from nothing (one zero byte and
-# the dictionary, no seeds) in a fixed time, with cargo-fuzz's default build
-# and with --no-trace-compares, one run per libFuzzer -seed.
+# the dictionary, no seeds) in a fixed time, with cargo-fuzz's default build,
+# with --no-trace-compares, and with that and SanitizerCoverage on function
+# entries instead of edges, one run per libFuzzer -seed.
 #
 # Without trace-compares an input runs about twice as fast (no
 # SanitizerCoverage comparison callbacks), while libFuzzer loses the
 # comparison operands it would otherwise splice into inputs; the dictionary
 # (corpus/rseq.dict) supplies the ABI's magic values. This measures which
-# matters more for these targets.
+# matters more for these targets. With function entries libFuzzer sees far
+# fewer features an input (the decision map is the same in every build), so
+# it keeps fewer inputs and the map's kernel-level novelty weighs more.
 #
 # Usage: benches/exploration.sh [--secs N] [--seeds "1 2"] [TARGET]
 #   TARGET defaults to differential; --secs defaults to 120.
@@ -29,8 +32,9 @@ done
 # shellcheck source=benches/common.sh
 . "$(dirname "$0")/common.sh"
 
-echo "== building (cargo fuzz build -s none -O, with and without --no-trace-compares; cargo build --release)" >&2
+echo "== building (cargo fuzz build -s none -O: default, --no-trace-compares, function entries; cargo build --release)" >&2
 build_fuzz_targets "$target"
+build_function_entry_targets "$target"
 cargo build --release >&2
 
 echo "Exploration from one zero byte, $target, ${secs} s a run, $(date -u +%Y-%m-%d), $(nproc) cores"
@@ -38,10 +42,11 @@ echo
 echo "| build | -seed | inputs run | decision points reached (of all versions') | per version |"
 echo "|---|---:|---:|---:|---|"
 for seed in $seeds; do
-  for build in default no-trace-compares; do
+  for build in default no-trace-compares function-entries; do
     case "$build" in
       default) bin="$bin_default/$target" ;;
-      *) bin="$bin_ntc/$target" ;;
+      no-trace-compares) bin="$bin_ntc/$target" ;;
+      *) bin="$bin_functions/$target" ;;
     esac
     corpus="$scratch/$build-$seed"
     mkdir -p "$corpus"
