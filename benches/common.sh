@@ -15,16 +15,21 @@ bin_ntc="target/fuzz-no-trace-compares/$triple/release"
 # appends RUSTFLAGS after its own flags, and LLVM takes the last value.
 bin_functions="target/fuzz-function-entries/$triple/release"
 
+# fuzz_build DIR [cargo fuzz build options and TARGET]: one build into DIR
+# (-s none, release).
+fuzz_build() {
+  local dir="$1"; shift
+  (cd fuzz && CARGO_TARGET_DIR="$dir" cargo fuzz build -s none -O "$@" >&2)
+}
+
 # build_fuzz_targets [TARGET]: both builds (every cargo-fuzz binary, or one).
 build_fuzz_targets() {
-  (cd fuzz && cargo fuzz build -s none -O "$@" >&2)
-  (cd fuzz && CARGO_TARGET_DIR="$root/target/fuzz-no-trace-compares" \
-    cargo fuzz build -s none -O --no-trace-compares "$@" >&2)
+  fuzz_build "$root/fuzz/target" "$@"
+  fuzz_build "$root/target/fuzz-no-trace-compares" --no-trace-compares "$@"
 }
 
 # build_function_entry_targets [TARGET]: the function-entry build.
 build_function_entry_targets() {
-  (cd fuzz && CARGO_TARGET_DIR="$root/target/fuzz-function-entries" \
-    RUSTFLAGS="${RUSTFLAGS:-} -Cllvm-args=-sanitizer-coverage-level=1" \
-    cargo fuzz build -s none -O --no-trace-compares "$@" >&2)
+  RUSTFLAGS="${RUSTFLAGS:-} -Cllvm-args=-sanitizer-coverage-level=1" \
+    fuzz_build "$root/target/fuzz-function-entries" --no-trace-compares "$@"
 }

@@ -1288,8 +1288,9 @@ const WAIT_SPINS: u64 = 1 << 31;
 
 /// Run one slice probe in a child of its own: the child drops libc's
 /// registration, maps a fresh page for its area, fills the area, and runs
-/// the steps; after each syscall or wait it writes the return value and
-/// the area's words to a page shared with this process. A signal that
+/// the steps; after each syscall or wait it writes the return value, the
+/// area's words and the competitor's counts around the step
+/// ([`StepCounts`]) to a page shared with this process. A signal that
 /// kills the child ends the probe.
 ///
 /// A probe that waits for the scheduler ([`SliceOp::waits`]) gets a
@@ -1441,7 +1442,8 @@ pub fn run_slice_probe(ops: &[SliceOp]) -> Result<ChildRun, String> {
             let count = shared.add(COUNT_WORD) as *const u64;
             std::ptr::write_volatile(shared.add(FIRST_COUNT_WORD), std::ptr::read_volatile(count));
             let mut n = 0usize;
-            // What the program last read (a record) or stored in slice_ctrl.
+            // What the program last read (a record) or stored in slice_ctrl:
+            // what slice::ctrl_before_each_record gives the model's waits.
             let mut seen = u32::from_le_bytes([AREA_FILL; 4]);
             for op in ops {
                 // After the stores, just before the syscall or the spin.

@@ -682,8 +682,9 @@ fn ctrl_before_each_record(ops: &[SliceOp], records: &[AfterSyscall]) -> Vec<u32
 /// Until the live wait compared with what the program last saw, it
 /// compared with its own first read, and this fired 16 times in 47,600
 /// probes, all in `grant_revoked_by_the_timer`: the timer's revocation
-/// wrote 0 between the grant's record and the next wait's first read,
-/// without a switch (the competitor's count did not move), and the tick
+/// wrote 0 between the grant's record and the next wait's first read
+/// (in 7 of the 9 runs recorded with counts without a switch: the
+/// competitor's count did not move there), and the tick
 /// switched the task out later, so that the wait saw 0 "unchanged". None
 /// in 13,600 probes since (2026-12-02, 50 us extension, debug key off and
 /// on).
