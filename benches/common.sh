@@ -1,5 +1,5 @@
 # Sourced by the benchmark scripts: run from the repository root, with a
-# scratch directory removed on exit, and the paths of the two cargo-fuzz
+# scratch directory removed on exit, and the paths of the three cargo-fuzz
 # builds they compare.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -10,16 +10,19 @@ trap 'rm -rf "$scratch"' EXIT
 # SanitizerCoverage's comparison callbacks, each in its own target directory.
 bin_default="fuzz/target/$triple/release"
 bin_ntc="target/fuzz-no-trace-compares/$triple/release"
-# For the exploration benchmark only: SanitizerCoverage on function entries
-# (level 1) instead of edges, with no comparison callbacks either. cargo-fuzz
-# appends RUSTFLAGS after its own flags, and LLVM takes the last value.
+# The build the README's libFuzzer campaign commands use: --no-trace-compares
+# and SanitizerCoverage on function entries (level 1) instead of edges.
+# cargo-fuzz appends RUSTFLAGS after its own flags, and LLVM takes the last
+# value. The flags are spelled as in the README, so that its commands and
+# these scripts share one build.
+function_entry_rustflags="-Cllvm-args=-sanitizer-coverage-level=1"
 bin_functions="target/fuzz-function-entries/$triple/release"
 
 # fuzz_build DIR [cargo fuzz build options and TARGET]: one build into DIR
 # (-s none, release).
 fuzz_build() {
   local dir="$1"; shift
-  (cd fuzz && CARGO_TARGET_DIR="$dir" cargo fuzz build -s none -O "$@" >&2)
+  cargo fuzz build -s none -O --target-dir "$dir" "$@" >&2
 }
 
 # build_fuzz_targets [TARGET]: both builds (every cargo-fuzz binary, or one).
@@ -30,6 +33,6 @@ build_fuzz_targets() {
 
 # build_function_entry_targets [TARGET]: the function-entry build.
 build_function_entry_targets() {
-  RUSTFLAGS="${RUSTFLAGS:-} -Cllvm-args=-sanitizer-coverage-level=1" \
+  RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$function_entry_rustflags" \
     fuzz_build "$root/target/fuzz-function-entries" --no-trace-compares "$@"
 }

@@ -2,8 +2,37 @@
 //! without any fuzzing engine, N times over: the per-input cost of a target
 //! for profilers (callgrind, perf) with no engine overhead mixed in.
 //!
+//! It also counts heap allocations, the largest cost of a model run after
+//! the models themselves.
+//!
 //! cargo run --release --example replay_target -- TARGET ROUNDS FILE...
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The system allocator, counting calls.
+struct Counting;
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +59,7 @@ fn main() -> ExitCode {
             }
         }
     }
+    let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
     let start = std::time::Instant::now();
     for _ in 0..rounds {
         for i in &inputs {
@@ -38,10 +68,12 @@ fn main() -> ExitCode {
     }
     let n = u64::from(rounds) * inputs.len() as u64;
     let secs = start.elapsed().as_secs_f64();
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
     println!(
-        "{name}: {n} inputs in {secs:.3} s, {:.0} inputs/s, {:.2} us/input",
+        "{name}: {n} inputs in {secs:.3} s, {:.0} inputs/s, {:.2} us/input, {:.0} allocations/input",
         n as f64 / secs,
-        secs * 1e6 / n as f64
+        secs * 1e6 / n as f64,
+        allocations as f64 / n as f64
     );
     ExitCode::SUCCESS
 }
