@@ -10,13 +10,20 @@ trap 'rm -rf "$scratch"' EXIT
 # SanitizerCoverage's comparison callbacks, each in its own target directory.
 bin_default="fuzz/target/$triple/release"
 bin_ntc="target/fuzz-no-trace-compares/$triple/release"
-# The build the README's libFuzzer campaign commands use: --no-trace-compares
-# and SanitizerCoverage on function entries (level 1) instead of edges.
-# cargo-fuzz appends RUSTFLAGS after its own flags, and LLVM takes the last
-# value. The flags are spelled as in the README, so that its commands and
-# these scripts share one build.
-function_entry_rustflags="-Cllvm-args=-sanitizer-coverage-level=1"
-bin_functions="target/fuzz-function-entries/$triple/release"
+# The build the README's libFuzzer campaign commands use (function entries).
+# shellcheck source=scripts/campaign-build.sh
+. "$root/scripts/campaign-build.sh"
+bin_functions="$campaign_target_dir/$triple/release"
+
+# bin_of BUILD: the directory of a build's binaries (default,
+# no-trace-compares, function-entries).
+bin_of() {
+  case "$1" in
+    default) echo "$bin_default" ;;
+    no-trace-compares) echo "$bin_ntc" ;;
+    *) echo "$bin_functions" ;;
+  esac
+}
 
 # fuzz_build DIR [cargo fuzz build options and TARGET]: one build into DIR
 # (-s none, release).
@@ -31,8 +38,7 @@ build_fuzz_targets() {
   fuzz_build "$root/target/fuzz-no-trace-compares" --no-trace-compares "$@"
 }
 
-# build_function_entry_targets [TARGET]: the function-entry build.
+# build_function_entry_targets [TARGET]: the function-entry (campaign) build.
 build_function_entry_targets() {
-  RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$function_entry_rustflags" \
-    fuzz_build "$root/target/fuzz-function-entries" --no-trace-compares "$@"
+  campaign_cargo_fuzz build "$@" >&2
 }

@@ -63,11 +63,7 @@ echo "|---|---:|---:|---:|---|"
 # directory under $scratch.
 explore() {
   local build="$1" seed="$2" bin corpus
-  case "$build" in
-    default) bin="$bin_default/$target" ;;
-    no-trace-compares) bin="$bin_ntc/$target" ;;
-    *) bin="$bin_functions/$target" ;;
-  esac
+  bin="$(bin_of "$build")/$target"
   corpus="$scratch/$build-$seed"
   mkdir -p "$corpus"
   printf '\0' > "$corpus/zero"

@@ -94,13 +94,6 @@ PY
 # Every libFuzzer figure comes from each of the three builds, each against
 # the empty target of its own build.
 builds=(default no-trace-compares function-entries)
-bin_of() {
-  case "$1" in
-    default) echo "$bin_default" ;;
-    no-trace-compares) echo "$bin_ntc" ;;
-    *) echo "$bin_functions" ;;
-  esac
-}
 declare -A empty_rate
 empty_rss=0
 for b in "${builds[@]}"; do

@@ -2,9 +2,9 @@
 # The README's libFuzzer campaign build, checked as CI's smoke runs check
 # cargo-fuzz's default build (which is the one they use):
 #
-#  1. It builds with the README's command: -O, --no-trace-compares,
-#     RUSTFLAGS asking SanitizerCoverage for function entries, its own
-#     target dir (the build benches/fuzz-bench.sh measures).
+#  1. It builds with the README's command (scripts/campaign-build.sh: -O,
+#     --no-trace-compares, RUSTFLAGS asking SanitizerCoverage for function
+#     entries, its own target dir), the build benches/fuzz-bench.sh measures.
 #  2. The RUSTFLAGS took effect. cargo-fuzz appends them after its own
 #     flags and LLVM takes the last value; were either to change, the build
 #     would quietly count edges again. Over corpus/exit_to_user libFuzzer's
@@ -20,9 +20,8 @@ cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# Keep in step with the README's and docs/fuzzing.md's campaign commands.
-campaign_rustflags="-Cllvm-args=-sanitizer-coverage-level=1"
-campaign_target_dir="target/fuzz-function-entries"
+# shellcheck source=scripts/campaign-build.sh
+. scripts/campaign-build.sh
 
 # cov_over_corpus BUILD: libFuzzer's coverage count after reading
 # corpus/exit_to_user, running nothing else (-runs=0).
@@ -30,8 +29,7 @@ cov_over_corpus() {
   local dir="$work/cov-$1" log="$work/cov-$1.log"
   mkdir -p "$dir"
   if [ "$1" = campaign ]; then
-    RUSTFLAGS="$campaign_rustflags" cargo fuzz run -s none -O --no-trace-compares \
-      --target-dir "$campaign_target_dir" exit_to_user "$dir" corpus/exit_to_user -- -runs=0 > "$log" 2>&1
+    campaign_cargo_fuzz run exit_to_user "$dir" corpus/exit_to_user -- -runs=0 > "$log" 2>&1
   else
     cargo fuzz run -s none exit_to_user "$dir" corpus/exit_to_user -- -runs=0 > "$log" 2>&1
   fi || { echo "the $1 build of exit_to_user failed; log:" >&2; tail -20 "$log" >&2; return 1; }
@@ -53,8 +51,7 @@ fi
 for target in cs_analysis exit_to_user registration differential; do
   mkdir -p "$work/$target"
   log="$work/$target.log"
-  if ! RUSTFLAGS="$campaign_rustflags" cargo fuzz run -s none -O --no-trace-compares \
-      --target-dir "$campaign_target_dir" "$target" "$work/$target" "corpus/$target" -- \
+  if ! campaign_cargo_fuzz run "$target" "$work/$target" "corpus/$target" -- \
       -max_total_time="$secs" -dict=corpus/rseq.dict -print_final_stats=1 \
       -artifact_prefix="$work/" > "$log" 2>&1; then
     echo "campaign build, $target: libFuzzer stopped (a finding?); log:" >&2
