@@ -48,6 +48,7 @@ pub struct Run {
     /// One per observation.
     pub windows: Vec<Window>,
     pub trace: Trace,
+    /// Each ABI rule the program broke, once, at its first break.
     pub violations: Vec<Violation>,
     pub task_size: u64,
 }
