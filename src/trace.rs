@@ -169,7 +169,7 @@ impl Trace {
 
 impl Drop for Trace {
     /// Give the event buffer back for the next run (see
-    /// [`SPARE_EVENT_BUFFERS`]). `try_with`: a trace dropped while the
+    /// `SPARE_EVENT_BUFFERS`). `try_with`: a trace dropped while the
     /// thread's locals are being destroyed just frees its buffer.
     fn drop(&mut self) {
         let mut events = std::mem::take(&mut self.events);
