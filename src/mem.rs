@@ -349,6 +349,16 @@ impl UserMem {
         Some(out)
     }
 
+    /// [`UserMem::peek`] into `out`, without allocating: whether every byte
+    /// is mapped (then `out` holds them; else it is left as it was).
+    pub fn peek_into(&self, addr: u64, out: &mut [u8]) -> bool {
+        if !self.peekable(addr, out.len() as u64) {
+            return false;
+        }
+        self.copy_out(addr, out);
+        true
+    }
+
     /// [`UserMem::peek`] of a fixed size, without allocating.
     pub fn peek_n<const N: usize>(&self, addr: u64) -> Option<[u8; N]> {
         if !self.peekable(addr, N as u64) {

@@ -908,7 +908,7 @@ fn row23_24_30_lengths_and_flags() -> Decisions {
                 .observations()
                 .iter()
                 .skip(1)
-                .map(|o| (o.ip, o.area.clone(), o.kills.clone(), o.decisions.clone()))
+                .map(|o| (o.ip, o.area, o.kills.clone(), o.decisions.clone()))
                 .collect();
             obs.push(o);
             d.extend(f.decisions());

@@ -309,7 +309,7 @@ pub fn model_outcome(
     };
     let area = obs
         .last()
-        .and_then(|o| o.area.clone())
+        .and_then(|o| o.area)
         .ok_or("the model's area is unreadable after the trigger")?;
     let mut b = [0u8; 8];
     b.copy_from_slice(&area[8..16]);
