@@ -22,24 +22,40 @@
 # Goals (issue 5 §6): cs_analysis >= 40% of the empty target, the multi-step
 # targets >= 10%, peak RSS <= 64 MB.
 #
-# Usage: benches/fuzz-bench.sh [--secs N] [--check] [--out FILE]
+# Usage: benches/fuzz-bench.sh [--secs N] [--rounds R] [--check] [--out FILE]
 #   --secs N   seconds per run (default 10; BENCH_SECS also works)
+#   --rounds R measure each libFuzzer figure R times, each time right after
+#              a run of its build's empty target, and report the medians
+#              (default 1: one run, against one empty-target run a build).
+#              On a 2-core machine the empty target's rate moved by a
+#              quarter within an hour (1.25 M and 1.60 M exec/s, 2026-12-02),
+#              more than a change of a few percent moves a target, so a
+#              figure is best taken against an empty run made just before.
 #   --check    exit 1 when a goal is missed
 #   --out FILE also write the markdown table to FILE
 # Runs from the repository root; reads corpus/<target> (copied, never written).
 set -euo pipefail
 
 secs="${BENCH_SECS:-10}"
+rounds=1
 check=0
 out=""
+usage="usage: $0 [--secs N] [--rounds R] [--check] [--out FILE]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --secs) secs="$2"; shift 2 ;;
+    --secs) secs="${2:-}"; shift 2 || shift ;;
+    --rounds) rounds="${2:-}"; shift 2 || shift ;;
     --check) check=1; shift ;;
-    --out) out="$2"; shift 2 ;;
-    *) echo "usage: $0 [--secs N] [--check] [--out FILE]" >&2; exit 2 ;;
+    --out) out="${2:-}"; shift 2 || shift ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done
+case "$secs$rounds" in
+  *[!0-9]*) echo "$usage" >&2; exit 2 ;;
+esac
+if [ -z "$secs" ] || [ -z "$rounds" ] || [ "$secs" -lt 1 ] || [ "$rounds" -lt 1 ]; then
+  echo "$usage" >&2; exit 2
+fi
 
 # shellcheck source=benches/common.sh
 . "$(dirname "$0")/common.sh"
@@ -105,20 +121,42 @@ for b in "${builds[@]}"; do
   if [ "$b" = default ]; then empty_rss=$rss; fi
 done
 
+# median FORMAT VALUE... -> the median, printed with awk's FORMAT
+median() {
+  local format="$1"; shift
+  printf '%s\n' "$@" | sort -g | awk -v f="$format" '{ v[NR] = $1 }
+    END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf f "\n", m }'
+}
+
 # cells NAME CORPUS -> sets $cells (one "exec/s (pct%)" column a build),
-# $pct_of_campaign (the campaign build's percentage) and $max_rss.
+# $pct_of_campaign (the campaign build's percentage) and $max_rss. With
+# --rounds above 1, each build's figure is the median of that many runs,
+# each against an empty-target run made just before it.
 cells() {
-  local name="$1" seeds="$2" b rate rss pct
+  local name="$1" seeds="$2" b rate rss pct r empty
+  local -a rates pcts
   cells="" max_rss=0
   for b in "${builds[@]}"; do
-    echo "== $name: libFuzzer, $b build (${secs} s)" >&2
     bin="$(bin_of "$b")"
-    read -r _ rate rss < <(run_lf "$name" "$seeds")
-    # Two decimals: most targets are far below 1 % of libFuzzer's own rate.
-    pct=$(awk -v r="$rate" -v e="${empty_rate[$b]}" 'BEGIN { printf "%.2f", r * 100 / e }')
+    rates=() pcts=()
+    for ((r = 1; r <= rounds; r++)); do
+      empty="${empty_rate[$b]}"
+      if [ "$rounds" -gt 1 ]; then
+        echo "== $name: round $r of $rounds, empty target, $b build (${secs} s)" >&2
+        read -r _ empty _ < <(run_lf bench_empty "")
+        [ "${empty:-0}" -gt 0 ] || { echo "empty target ran no input ($b build)" >&2; exit 1; }
+      fi
+      echo "== $name: libFuzzer, $b build (${secs} s)" >&2
+      read -r _ rate rss < <(run_lf "$name" "$seeds")
+      rates+=("$rate")
+      # Two decimals: most targets are far below 1 % of libFuzzer's own rate.
+      pcts+=("$(awk -v r="$rate" -v e="$empty" 'BEGIN { printf "%.2f", r * 100 / e }')")
+      if [ "$rss" -gt "$max_rss" ]; then max_rss=$rss; fi
+    done
+    rate=$(median "%d" "${rates[@]}")
+    pct=$(median "%.2f" "${pcts[@]}")
     cells+=" $rate (${pct}%) |"
     if [ "$b" = "$campaign_build" ]; then pct_of_campaign=$pct; fi
-    if [ "$rss" -gt "$max_rss" ]; then max_rss=$rss; fi
   done
 }
 
@@ -150,14 +188,18 @@ for t in "${targets[@]}"; do
 | $t |$cells ≥${goal}%$mark | $max_rss | $erate | $erss |"
 done
 
+how="${secs} s per run"
+if [ "$rounds" -gt 1 ]; then
+  how+=", medians of $rounds runs, each against an empty-target run just before it (the empty row is one run)"
+fi
 echo
-echo "Fuzzing benchmarks, $(date -u +%Y-%m-%d), ${secs} s per run, $(nproc) cores, rustc $(rustc -V | cut -d' ' -f2)"
+echo "Fuzzing benchmarks, $(date -u +%Y-%m-%d), $how, $(nproc) cores, rustc $(rustc -V | cut -d' ' -f2)"
 echo
 echo "$table"
 echo
 echo "Goals: cs_analysis ≥ ${cs_goal}% of the empty target, multi-step ≥ ${multi_goal}%, in the $campaign_build build (the campaign commands'); peak RSS ≤ ${rss_goal} MB."
 if [ -n "$out" ]; then
-  { echo "Fuzzing benchmarks, $(date -u +%Y-%m-%d), ${secs} s per run"; echo; echo "$table"; } > "$out"
+  { echo "Fuzzing benchmarks, $(date -u +%Y-%m-%d), $how"; echo; echo "$table"; } > "$out"
 fi
 if [ "$check" = 1 ] && [ "$fail" = 1 ]; then
   echo "a goal was missed" >&2
