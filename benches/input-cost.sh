@@ -42,10 +42,10 @@ targets=()
 usage="usage: $0 [--runs N] [--inputs K] [--keep DIR | --from DIR] [TARGET...]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --runs) runs="$2"; shift 2 ;;
-    --inputs) inputs="$2"; shift 2 ;;
-    --keep) keep="$2"; shift 2 ;;
-    --from) from="$2"; shift 2 ;;
+    --runs) runs="${2:-}"; shift 2 || shift ;;
+    --inputs) inputs="${2:-}"; shift 2 || shift ;;
+    --keep) keep="${2:-}"; shift 2 || shift ;;
+    --from) from="${2:-}"; shift 2 || shift ;;
     -*) echo "$usage" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac

@@ -341,6 +341,7 @@ impl UserMem {
     /// What a debugger would see: the bytes whatever the page state, or None
     /// where a byte's page is unmapped or at/above TASK_SIZE.
     pub fn peek(&self, addr: u64, len: u64) -> Option<Vec<u8>> {
+        // Checked before allocating: `len` may be anything a caller passes.
         if !self.peekable(addr, len) {
             return None;
         }
@@ -361,12 +362,8 @@ impl UserMem {
 
     /// [`UserMem::peek`] of a fixed size, without allocating.
     pub fn peek_n<const N: usize>(&self, addr: u64) -> Option<[u8; N]> {
-        if !self.peekable(addr, N as u64) {
-            return None;
-        }
         let mut out = [0u8; N];
-        self.copy_out(addr, &mut out);
-        Some(out)
+        self.peek_into(addr, &mut out).then_some(out)
     }
 
     fn peekable(&self, addr: u64, len: u64) -> bool {

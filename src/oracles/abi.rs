@@ -225,15 +225,6 @@ impl<'a> AbiChecker<'a> {
         Self::accessible(model, addr, len, false)
     }
 
-    /// What is wrong with the descriptor at the program's rseq_cs, if anything.
-    fn descriptor_problem(
-        &self,
-        model: &dyn Model,
-        reg: &Registration,
-    ) -> Option<DescriptorProblem> {
-        self.descriptor(model, reg).err()
-    }
-
     /// The descriptor at the program's rseq_cs, or what is wrong with it
     /// (memoized for the current event: see `descriptor_memo`).
     fn descriptor(
@@ -369,7 +360,7 @@ impl<'a> AbiChecker<'a> {
         if enters_kernel {
             if let Some(r) = reg {
                 if self.user_rseq_cs != 0 {
-                    if let Some(p) = self.descriptor_problem(model, &r) {
+                    if let Err(p) = self.descriptor(model, &r) {
                         self.flag(i, p.rule(), || p.detail());
                     }
                 }
