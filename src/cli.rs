@@ -378,12 +378,15 @@ pub fn target_for(path: &Path, name: Option<&str>) -> Result<&'static Target, St
             format!("unknown target '{n}' (targets: {})", names.join(", "))
         });
     }
-    let from_dir = path
-        .ancestors()
+    Ok(target_named_by_directory(path).unwrap_or(&targets::TARGETS[3]))
+}
+
+/// The target that one of the directories holding `path` is named after.
+pub fn target_named_by_directory(path: &Path) -> Option<&'static Target> {
+    path.ancestors()
         .skip(1)
         .filter_map(|p| p.file_name().and_then(|n| n.to_str()))
-        .find_map(targets::find);
-    Ok(from_dir.unwrap_or(&targets::TARGETS[3]))
+        .find_map(targets::find)
 }
 
 /// Read a binary input or a JSON scenario.

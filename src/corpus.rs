@@ -74,7 +74,21 @@ fn coverage_table(features: &Features) -> Vec<(&'static str, usize, usize, Vec<&
 pub fn cmd_coverage(dirs: &[PathBuf], target: Option<&str>, json: bool) -> Result<i32, String> {
     let mut files = Vec::new();
     for d in dirs {
-        files.extend(input_files(d)?);
+        let found = input_files(d)?;
+        // A scratch directory of fuzzer output is easily named after no
+        // target; its inputs then decode as differential's, whatever target
+        // made them, and the counts are of other scenarios. Say so.
+        if target.is_none()
+            && !found.is_empty()
+            && crate::cli::target_named_by_directory(&d.join("x")).is_none()
+        {
+            eprintln!(
+                "note: {} is named after no target: its binary inputs are read as {}'s (give --target)",
+                d.display(),
+                crate::targets::TARGETS[3].name
+            );
+        }
+        files.extend(found);
     }
     let mut all = Features::new();
     for f in &files {

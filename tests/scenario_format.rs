@@ -710,3 +710,49 @@ fn cs_analysis_inputs_reach_every_architecture() {
         assert!(seen.contains(&arch), "no cs_analysis input is {arch:?}");
     }
 }
+
+#[test]
+fn coverage_says_when_a_directory_names_no_target() {
+    // The same exit_to_user seeds in a directory named after no target and
+    // in one named exit_to_user.
+    let unnamed = tmpdir("fuzzer-output");
+    let named = tmpdir("named").join("exit_to_user");
+    std::fs::create_dir_all(&named).unwrap();
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/exit_to_user");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(seeds)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files.iter().take(40) {
+        let name = f.file_name().unwrap();
+        std::fs::copy(f, unnamed.join(name)).unwrap();
+        std::fs::copy(f, named.join(name)).unwrap();
+    }
+    let (unnamed, named) = (unnamed.to_str().unwrap(), named.to_str().unwrap());
+    let table = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with('v'))
+            .map(str::to_string)
+            .collect()
+    };
+    // Named after no target: read as differential's, with a note that says so.
+    let (code, guessed, err) = cli(&["coverage", unnamed]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("named after no target") && err.contains("differential"),
+        "no note: {err}"
+    );
+    // With --target, or from a directory named after the target: no note,
+    // and the same counts either way.
+    let (code, given, err) = cli(&["coverage", "--target", "exit_to_user", unnamed]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("note"), "{err}");
+    let (code, from_name, err) = cli(&["coverage", named]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("note"), "{err}");
+    assert!(!table(&given).is_empty());
+    assert_eq!(table(&given), table(&from_name));
+    // Read as another target's, the same files reach other decision points.
+    assert_ne!(table(&guessed), table(&given));
+}
