@@ -378,13 +378,15 @@ pub fn target_for(path: &Path, name: Option<&str>) -> Result<&'static Target, St
             format!("unknown target '{n}' (targets: {})", names.join(", "))
         });
     }
-    Ok(target_named_by_directory(path).unwrap_or(&targets::TARGETS[3]))
+    Ok(path
+        .parent()
+        .and_then(target_named_by_directory)
+        .unwrap_or(&targets::TARGETS[3]))
 }
 
-/// The target that one of the directories holding `path` is named after.
-pub fn target_named_by_directory(path: &Path) -> Option<&'static Target> {
-    path.ancestors()
-        .skip(1)
+/// The target that `dir`, or a directory above it, is named after.
+pub fn target_named_by_directory(dir: &Path) -> Option<&'static Target> {
+    dir.ancestors()
         .filter_map(|p| p.file_name().and_then(|n| n.to_str()))
         .find_map(targets::find)
 }

@@ -3,10 +3,10 @@
 //! one build: a corpus is good when it makes every kernel version take every
 //! branch of its rseq code.
 
-use crate::cli::{load_input, outln, target_for};
+use crate::cli::{load_input, outln, target_named_by_directory};
 use crate::runner;
 use crate::seeds;
-use crate::targets::{Target, TARGETS};
+use crate::targets::TARGETS;
 use crate::versions::VERSIONS;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -78,14 +78,11 @@ pub fn cmd_coverage(dirs: &[PathBuf], target: Option<&str>, json: bool) -> Resul
         // A scratch directory of fuzzer output is easily named after no
         // target; its inputs then decode as differential's, whatever target
         // made them, and the counts are of other scenarios. Say so.
-        if target.is_none()
-            && !found.is_empty()
-            && crate::cli::target_named_by_directory(&d.join("x")).is_none()
-        {
+        if target.is_none() && !found.is_empty() && target_named_by_directory(d).is_none() {
             eprintln!(
                 "note: {} is named after no target: its binary inputs are read as {}'s (give --target)",
                 d.display(),
-                crate::targets::TARGETS[3].name
+                TARGETS[3].name
             );
         }
         files.extend(found);
@@ -328,11 +325,6 @@ pub fn cmd_merge(into: &Path, dirs: &[PathBuf]) -> Result<i32, String> {
         into.display()
     );
     Ok(0)
-}
-
-/// The target a corpus directory belongs to.
-pub fn dir_target(dir: &Path) -> Option<&'static Target> {
-    target_for(&dir.join("x"), None).ok()
 }
 
 /// Whether `f` is the same failure as `want`: the same oracle on the same runs.
