@@ -102,7 +102,7 @@ pub enum AccessKind {
 }
 
 /// A sparse user address space below `task_size`.
-#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UserMem {
     /// Sorted by page number; pages not listed are unmapped.
     pages: Vec<(u64, PageState)>,
@@ -113,6 +113,39 @@ pub struct UserMem {
     /// every resolvable page is present, so no access ever needs a fault.
     #[serde(default)]
     faultless: bool,
+    /// Changes whenever the contents or a page state change, to a number no
+    /// other address space has had (clones share it until one of them
+    /// changes): an observer that read this memory may reuse what it
+    /// computed while the generation is the same ([`UserMem::generation`]).
+    #[serde(skip, default = "fresh_generation")]
+    generation: u64,
+}
+
+/// A generation number never handed out before, in any thread: a clone
+/// made on one thread and changed on another must not meet a number some
+/// other address space already has. Only the ABI classifier's memo reads
+/// it, so its values never reach a model's results.
+fn fresh_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Equal when the pages, contents and TASK_SIZE are, whatever the
+/// generations.
+impl PartialEq for UserMem {
+    fn eq(&self, other: &Self) -> bool {
+        self.pages == other.pages
+            && self.words == other.words
+            && self.task_size == other.task_size
+            && self.faultless == other.faultless
+    }
+}
+impl Eq for UserMem {}
+
+impl Default for UserMem {
+    fn default() -> Self {
+        UserMem::new(0)
+    }
 }
 
 impl UserMem {
@@ -123,7 +156,14 @@ impl UserMem {
             words: Vec::new(),
             task_size,
             faultless: false,
+            generation: fresh_generation(),
         }
+    }
+
+    /// Which contents and page states the address space has: the same
+    /// number means nothing changed (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Switch to fault-free mode: every copy-on-write or not-present page
@@ -131,6 +171,7 @@ impl UserMem {
     /// MADV_DONTNEED, mmap of such a state) makes it present instead.
     pub fn make_faultless(&mut self) {
         self.faultless = true;
+        self.generation = fresh_generation();
         for entry in self.pages.iter_mut() {
             if entry.1.resolvable() {
                 entry.1 = PageState::Present;
@@ -176,16 +217,20 @@ impl UserMem {
             Ok(i) => {
                 if state == PageState::Unmapped {
                     self.pages.remove(i);
-                } else {
+                } else if self.pages[i].1 != state {
                     self.pages[i].1 = state;
+                } else {
+                    return true;
                 }
             }
             Err(i) => {
-                if state != PageState::Unmapped {
-                    self.pages.insert(i, (page, state));
+                if state == PageState::Unmapped {
+                    return true;
                 }
+                self.pages.insert(i, (page, state));
             }
         }
+        self.generation = fresh_generation();
         true
     }
 
@@ -195,6 +240,7 @@ impl UserMem {
         let base = page_of(addr) * PAGE_SIZE;
         self.words
             .retain(|&(w, _)| w < base || w >= base + PAGE_SIZE);
+        self.generation = fresh_generation();
     }
 
     /// Whether `[addr, addr + len)` lies below TASK_SIZE (the access_ok() test).
@@ -230,6 +276,7 @@ impl UserMem {
     /// the first word, then the walk goes forward through the sorted words;
     /// all-zero stores into absent words allocate nothing.
     fn copy_in(&mut self, addr: u64, bytes: &[u8]) {
+        self.generation = fresh_generation();
         let mut k = self.words.partition_point(|&(w, _)| w < (addr & !7));
         let mut i = 0;
         while i < bytes.len() {
@@ -392,6 +439,7 @@ impl UserMem {
     /// copy-on-write in both parent and child (the kernel write-protects the
     /// parent's PTEs too); everything else keeps its state.
     pub fn fork_cow(&mut self) -> UserMem {
+        self.generation = fresh_generation();
         for entry in self.pages.iter_mut() {
             if entry.1 == PageState::Present && !self.faultless {
                 entry.1 = PageState::Cow;
@@ -412,6 +460,34 @@ mod tests {
         m.set_state(0x1000, state);
         m.poke(0x1008, &[1, 2, 3, 4, 5, 6, 7, 8]);
         m
+    }
+
+    #[test]
+    fn the_generation_changes_with_contents_and_page_states_only() {
+        let mut m = mem_with(PageState::NotPresent);
+        let g = m.generation();
+        // A read that faults with faults disabled changes nothing.
+        assert!(m.read::<8>(0x1008, FaultMode::Disabled).is_err());
+        assert_eq!(m.generation(), g);
+        // Resolving the fault brings the page in: a new generation.
+        assert!(m.read::<8>(0x1008, FaultMode::Enabled).is_ok());
+        let g2 = m.generation();
+        assert_ne!(g2, g);
+        // A read of a present page, and a state set to what it is, do not.
+        assert!(m.read::<8>(0x1008, FaultMode::Disabled).is_ok());
+        assert!(m.set_state(0x1000, PageState::Present));
+        assert_eq!(m.generation(), g2);
+        // A clone shares it until either changes; then the two differ
+        // from each other too, although each made one change.
+        let mut c = m.clone();
+        assert_eq!(c.generation(), g2);
+        c.poke(0x1010, &[9]);
+        m.poke(0x1010, &[8]);
+        assert!(c.generation() != g2 && m.generation() != g2);
+        assert_ne!(c.generation(), m.generation());
+        // Equality looks at contents, not generations.
+        m.poke(0x1010, &[9]);
+        assert_eq!(m, c);
     }
 
     #[test]

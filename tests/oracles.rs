@@ -719,6 +719,24 @@ fn the_abi_classifier_names_the_rules_a_program_breaks() {
             ],
             "missing-signature",
         ),
+        // The signature is overwritten only after one entry has seen the
+        // section valid: the classifier must read it again at the next
+        // entry, not reuse what it found at the first.
+        (
+            vec![
+                Step::SetRseqCs {
+                    value: Val::at(Anchor::Desc, 0),
+                },
+                Step::Interrupt,
+                Step::ExitToUser,
+                Step::Store32 {
+                    addr: Val::at(Anchor::SigAddr, 0),
+                    value: 0,
+                },
+                Step::Interrupt,
+            ],
+            "missing-signature",
+        ),
         (
             vec![
                 Step::SetRseqCs {

@@ -117,13 +117,24 @@ pub struct AbiChecker<'a> {
     named_areas: Vec<(u64, u32)>,
     /// Each rule the program broke, once, at the step it first broke it.
     pub violations: Vec<Violation>,
-    /// The last [`AbiChecker::descriptor`] result, for the rseq_cs value it
-    /// was computed for. The runner asks about the same descriptor up to
-    /// three times before one event (the classifier's own check, the
-    /// syscall-in-cs test, the window's section at entry), and the model
-    /// does not move in between; [`AbiChecker::before`] forgets it, since
-    /// the model has stepped since the last call.
-    descriptor_memo: std::cell::Cell<Option<(u64, Result<Descriptor, DescriptorProblem>)>>,
+    /// The last [`AbiChecker::descriptor`] result, with what it was
+    /// computed from: the rseq_cs value, the registered signature, and the
+    /// generation of the memory it read ([`crate::mem::UserMem::generation`]).
+    /// The runner asks about the same descriptor up to three times before
+    /// one event (the classifier's own check, the syscall-in-cs test, the
+    /// window's section at entry), and again at every later entry into the
+    /// kernel while the program's memory stays as it was.
+    descriptor_memo:
+        std::cell::Cell<Option<(DescriptorKey, Result<Descriptor, DescriptorProblem>)>>,
+}
+
+/// What a descriptor check depends on: the rseq_cs value, the registered
+/// signature, and the memory's generation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct DescriptorKey {
+    rseq_cs: u64,
+    sig: u32,
+    generation: u64,
 }
 
 /// The fields of a valid descriptor that say where its section is.
@@ -226,17 +237,22 @@ impl<'a> AbiChecker<'a> {
     }
 
     /// The descriptor at the program's rseq_cs, or what is wrong with it
-    /// (memoized for the current event: see `descriptor_memo`).
+    /// (memoized while nothing it depends on changes: see `descriptor_memo`).
     fn descriptor(
         &self,
         model: &dyn Model,
         reg: &Registration,
     ) -> Result<Descriptor, DescriptorProblem> {
+        let key = DescriptorKey {
+            rseq_cs: self.user_rseq_cs,
+            sig: reg.sig,
+            generation: model.current_mem().generation(),
+        };
         match self.descriptor_memo.get() {
-            Some((at, result)) if at == self.user_rseq_cs => result,
+            Some((at, result)) if at == key => result,
             _ => {
                 let result = self.read_descriptor(model, reg);
-                self.descriptor_memo.set(Some((self.user_rseq_cs, result)));
+                self.descriptor_memo.set(Some((key, result)));
                 result
             }
         }
@@ -320,8 +336,6 @@ impl<'a> AbiChecker<'a> {
 
     /// Judge the program just before event `i`.
     pub fn before(&mut self, i: usize, ev: &Event, model: &dyn Model) {
-        // The model has stepped since the last event.
-        self.descriptor_memo.set(None);
         let reg = model.registration();
         let task = model.current();
         // An abort moved the program to abort_ip and the kernel cleared
