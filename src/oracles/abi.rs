@@ -107,7 +107,9 @@ pub struct AbiChecker<'a> {
     user_rseq_cs: u64,
     /// Every byte the program has stored, by address (the last value): at
     /// registration it tells the program's thread flags from the kernel's.
-    stored_bytes: std::collections::BTreeMap<u64, u8>,
+    /// Sorted by address: a scenario stores a few dozen bytes, and a map's
+    /// node allocations cost more than moving them.
+    stored_bytes: Vec<(u64, u8)>,
     /// The program's initial image: its bytes are the program's too until
     /// a store or a kernel may have changed them.
     initial: &'a crate::mem::UserMem,
@@ -170,7 +172,7 @@ impl<'a> AbiChecker<'a> {
             task_size: lowered.arch.task_size(),
             word_bits: lowered.arch.word_bits(),
             user_rseq_cs: 0,
-            stored_bytes: std::collections::BTreeMap::new(),
+            stored_bytes: Vec::new(),
             initial: &lowered.setup.mem,
             named_areas: Vec::new(),
             violations: Vec::new(),
@@ -182,9 +184,13 @@ impl<'a> AbiChecker<'a> {
     /// there: its last store there, or its initial image where it never
     /// stored and no kernel can have written (no registration named it).
     fn programs_byte(&self, addr: u64, value: u8) -> bool {
-        match self.stored_bytes.get(&addr) {
-            Some(&b) => b == value,
-            None => {
+        match self
+            .stored_bytes
+            .binary_search_by_key(&addr, |&(a, _)| a)
+            .map(|i| self.stored_bytes[i].1)
+        {
+            Ok(b) => b == value,
+            Err(_) => {
                 !self
                     .named_areas
                     .iter()
@@ -489,8 +495,14 @@ impl<'a> AbiChecker<'a> {
     }
 
     fn store(&mut self, i: usize, addr: u64, bytes: &[u8], reg: Option<Registration>) {
+        // At most one allocation a store, not one per doubling.
+        self.stored_bytes.reserve(bytes.len());
         for (k, &b) in bytes.iter().enumerate() {
-            self.stored_bytes.insert(addr.wrapping_add(k as u64), b);
+            let a = addr.wrapping_add(k as u64);
+            match self.stored_bytes.binary_search_by_key(&a, |&(x, _)| x) {
+                Ok(j) => self.stored_bytes[j].1 = b,
+                Err(j) => self.stored_bytes.insert(j, (a, b)),
+            }
         }
         let len = bytes.len() as u64;
         if let Some(r) = reg {
