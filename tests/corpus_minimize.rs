@@ -1,7 +1,7 @@
 //! Minimizing the committed corpus keeps every version's decision coverage
 //! exactly (issue 6), and merging engine outputs drops duplicates.
 
-use rseq_fuzz::corpus::{features_of, input_files, minimize_set, Features};
+use rseq_fuzz::corpus::{coverage_of, features_of, input_files, minimize_set, Features};
 use rseq_fuzz::targets::TARGETS;
 use std::path::PathBuf;
 
@@ -95,4 +95,62 @@ fn the_cli_minimizes_and_merges_without_losing_or_duplicating() {
         input_files(&corpus("differential")).expect("corpus").len()
     );
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// `coverage_of` counts the decision transitions of every run in the order
+/// the run took them: in area_cow_then_abort the v6.18 models find the
+/// descriptor valid, then the event mask set, then abort (its trace in
+/// `rseq-fuzz explain`), and never in the other order. Every point reached
+/// is the end of some transition, and each version's runs start somewhere.
+#[test]
+fn coverage_counts_each_runs_decision_transitions_in_order() {
+    let seed = corpus("differential").join("area_cow_then_abort");
+    let (points, transitions) = coverage_of(&seed, Some("differential")).expect("coverage");
+    let has = |from: &str, to: &str| transitions.contains(&("v6.18", from, to));
+    assert!(has(
+        "rseq_get_rseq_cs/valid",
+        "rseq_need_restart/event_mask_set"
+    ));
+    assert!(has(
+        "rseq_need_restart/event_mask_set",
+        "rseq_ip_fixup/abort"
+    ));
+    assert!(!has(
+        "rseq_ip_fixup/abort",
+        "rseq_need_restart/event_mask_set"
+    ));
+    assert!(!has(
+        "rseq_need_restart/event_mask_set",
+        "rseq_get_rseq_cs/valid"
+    ));
+    for &(v, d) in &points {
+        assert!(
+            transitions.iter().any(|t| t.0 == v && t.2 == d),
+            "{v} {d} is reached but ends no transition"
+        );
+        assert!(
+            transitions.iter().any(|t| t.0 == v && t.1 == "start"),
+            "{v}: no run's first decision"
+        );
+    }
+    for &(v, from, to) in &transitions {
+        assert!(points.contains(&(v, to)));
+        assert!(from == "start" || points.contains(&(v, from)));
+    }
+    // The CLI reports the same count, per version and in all.
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_rseq-fuzz"))
+        .args(["coverage", "--json", "--target", "differential"])
+        .arg(corpus("differential"))
+        .output()
+        .expect("run");
+    assert_eq!(st.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).expect("json");
+    let per_version: u64 = v["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|x| x["transitions"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(Some(per_version), v["transitions"].as_u64());
+    assert!(per_version >= transitions.len() as u64);
 }
