@@ -1,5 +1,6 @@
 //! Minimizing the committed corpus keeps every version's decision coverage
-//! exactly (issue 6), and merging engine outputs drops duplicates.
+//! exactly (issue 6), merging engine outputs drops duplicates, and coverage
+//! counts each run's decision transitions in the order it took them.
 
 use rseq_fuzz::corpus::{coverage_of, features_of, input_files, minimize_set, Features};
 use rseq_fuzz::targets::TARGETS;
