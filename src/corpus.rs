@@ -17,9 +17,13 @@ pub type Features = BTreeSet<(&'static str, &'static str)>;
 /// A set of (version, decision, the decision the same run took next): the
 /// decision transitions, which tell how many orders of the kernel's checks a
 /// corpus exercises once it reaches every check. The first decision of a
-/// run follows "start". A measure only: fed to libFuzzer as coverage they
+/// run follows [`RUN_START`]. A measure only: fed to libFuzzer as coverage they
 /// made it explore worse (docs/fuzzing.md, "Decision transitions").
 pub type Transitions = BTreeSet<(&'static str, &'static str, &'static str)>;
+
+/// What a run's first decision follows in [`Transitions`] (no decision
+/// point is named without a `/`).
+pub const RUN_START: &str = "start";
 
 /// The decision points every run of the input reaches.
 pub fn features_of(path: &Path, target: Option<&str>) -> Result<Features, String> {
@@ -35,7 +39,7 @@ pub fn coverage_of(path: &Path, target: Option<&str>) -> Result<(Features, Trans
     let mut transitions = Transitions::new();
     for (v, c) in input.scenario.runs()? {
         let run = runner::run(v, c, &lowered, false);
-        let mut last = "start";
+        let mut last = RUN_START;
         for d in run.trace.decisions() {
             points.insert((v.name, d));
             transitions.insert((v.name, last, d));
@@ -66,7 +70,16 @@ pub fn input_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-fn coverage_table(features: &Features) -> Vec<(&'static str, usize, usize, Vec<&'static str>)> {
+/// One version's row of `rseq-fuzz coverage`.
+struct CoverageRow {
+    version: &'static str,
+    reached: usize,
+    total: usize,
+    transitions: usize,
+    missing: Vec<&'static str>,
+}
+
+fn coverage_table(features: &Features, transitions: &Transitions) -> Vec<CoverageRow> {
     VERSIONS
         .iter()
         .map(|v| {
@@ -76,12 +89,13 @@ fn coverage_table(features: &Features) -> Vec<(&'static str, usize, usize, Vec<&
                 .copied()
                 .filter(|d| !features.contains(&(v.name, *d)))
                 .collect();
-            (
-                v.name,
-                v.decisions.len() - missing.len(),
-                v.decisions.len(),
+            CoverageRow {
+                version: v.name,
+                reached: v.decisions.len() - missing.len(),
+                total: v.decisions.len(),
+                transitions: transitions.iter().filter(|t| t.0 == v.name).count(),
                 missing,
-            )
+            }
         })
         .collect()
 }
@@ -112,13 +126,18 @@ pub fn cmd_coverage(dirs: &[PathBuf], target: Option<&str>, json: bool) -> Resul
         transitions.extend(t);
     }
     let dir = dirs.first().map(|d| d.as_path()).unwrap_or(Path::new("."));
-    let table = coverage_table(&all);
+    let table = coverage_table(&all, &transitions);
     if json {
         let v: Vec<_> = table
             .iter()
-            .map(|(name, hit, total, missing)| {
-                let pairs = transitions.iter().filter(|t| t.0 == *name).count();
-                serde_json::json!({"version": name, "reached": hit, "total": total, "transitions": pairs, "never_reached": missing})
+            .map(|r| {
+                serde_json::json!({
+                    "version": r.version,
+                    "reached": r.reached,
+                    "total": r.total,
+                    "transitions": r.transitions,
+                    "never_reached": r.missing,
+                })
             })
             .collect();
         crate::cli::print_json(&serde_json::json!({
@@ -140,13 +159,18 @@ pub fn cmd_coverage(dirs: &[PathBuf], target: Option<&str>, json: bool) -> Resul
             "total",
             "transitions"
         );
-        for (name, hit, total, _) in &table {
-            let pairs = transitions.iter().filter(|t| t.0 == *name).count();
-            outln!("{name:<8} {hit:>8} {total:>6} {pairs:>12}");
+        for r in &table {
+            outln!(
+                "{:<8} {:>8} {:>6} {:>12}",
+                r.version,
+                r.reached,
+                r.total,
+                r.transitions
+            );
         }
-        for (name, _, _, missing) in &table {
-            for m in missing {
-                outln!("never reached: {name} {m}");
+        for r in &table {
+            for m in &r.missing {
+                outln!("never reached: {} {m}", r.version);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! exactly (issue 6), merging engine outputs drops duplicates, and coverage
 //! counts each run's decision transitions in the order it took them.
 
-use rseq_fuzz::corpus::{coverage_of, features_of, input_files, minimize_set, Features};
+use rseq_fuzz::corpus::{coverage_of, features_of, input_files, minimize_set, Features, RUN_START};
 use rseq_fuzz::targets::TARGETS;
 use std::path::PathBuf;
 
@@ -130,13 +130,13 @@ fn coverage_counts_each_runs_decision_transitions_in_order() {
             "{v} {d} is reached but ends no transition"
         );
         assert!(
-            transitions.iter().any(|t| t.0 == v && t.1 == "start"),
+            transitions.iter().any(|t| t.0 == v && t.1 == RUN_START),
             "{v}: no run's first decision"
         );
     }
     for &(v, from, to) in &transitions {
         assert!(points.contains(&(v, to)));
-        assert!(from == "start" || points.contains(&(v, from)));
+        assert!(from == RUN_START || points.contains(&(v, from)));
     }
     // The CLI reports the same count, per version and in all.
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_rseq-fuzz"))
