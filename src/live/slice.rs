@@ -703,7 +703,9 @@ pub struct LiveRun {
     /// The outcome of the last run.
     pub live: Result<ProbeOutcome, String>,
     /// Where the competitor ran outside a wait in the last run
-    /// ([`ChildRun::preempted`]).
+    /// ([`ChildRun::preempted`]); every recording step when the last run
+    /// was still switched out with nothing to place the switch
+    /// ([`switched_unplaced`]).
     pub preempted: Vec<usize>,
     /// The child's counters of the last run, if the child lived to write
     /// them (a killed child leaves none).
@@ -711,22 +713,61 @@ pub struct LiveRun {
     /// The runs that contradicted themselves ([`torn_wait`]) and were
     /// repeated, with their children's counters and counts.
     pub torn: Vec<ChildRun>,
+    /// The runs whose child was switched out where nothing could place the
+    /// switch ([`switched_unplaced`]) and were repeated.
+    pub unplaced: Vec<ChildRun>,
 }
 
-/// Run a probe on the host, again (up to twice) when the run contradicts
-/// itself ([`torn_wait`]).
+/// Whether the scheduler switched the child of a probe without waits out
+/// (its getrusage() counters over the steps show a context switch). Such a
+/// probe has no competitor, whose count would place the switch in a step's
+/// window ([`preempted_outside_waits`]), so the model cannot be given it;
+/// yet on a V2 area the switch clears `slice_ctrl`, and with the request
+/// bit set the interrupt that preempts may grant an extension that the
+/// next syscall revokes. Another task on the child's CPU (a kernel thread,
+/// the parent) does that: in 5,000 random probes on the slice kernel under
+/// QEMU with three other machines running beside it (2026-12-08), two runs
+/// without waits read `slice_ctrl` 0 after a syscall where the program had
+/// stored the request. A child killed by a signal writes no counters.
+pub fn switched_unplaced(ops: &[SliceOp], run: &ChildRun) -> bool {
+    let c = &run.counters;
+    !ops.iter().any(|o| o.waits())
+        && run.outcome.killed_by.is_none()
+        && c.voluntary_switches + c.involuntary_switches > 0
+}
+
+/// The recording steps in whose window the model allows a preemption for
+/// the run judged: where the competitor ran outside a wait, or, for a run
+/// still switched out with nothing to place the switch after two repeats
+/// ([`switched_unplaced`]), every window.
+pub fn preemption_windows(ops: &[SliceOp], run: &ChildRun) -> Vec<usize> {
+    if switched_unplaced(ops, run) {
+        let recording = ops.iter().enumerate().filter(|(_, o)| o.records());
+        recording.map(|(i, _)| i).collect()
+    } else {
+        run.preempted.clone()
+    }
+}
+
+/// Run a probe on the host, again (up to twice for each reason) when the
+/// run contradicts itself ([`torn_wait`]) or its child was switched out
+/// where nothing places the switch ([`switched_unplaced`]).
 pub fn run_live(ops: &[SliceOp]) -> LiveRun {
     let mut torn = Vec::new();
+    let mut unplaced = Vec::new();
     loop {
         match super::run_slice_probe(ops) {
             Ok(run) if torn.len() < 2 && torn_wait(ops, &run.outcome) => torn.push(run),
+            Ok(run) if unplaced.len() < 2 && switched_unplaced(ops, &run) => unplaced.push(run),
             Ok(run) => {
+                let preempted = preemption_windows(ops, &run);
                 return LiveRun {
                     counters: run.outcome.killed_by.is_none().then_some(run.counters),
                     live: Ok(run.outcome),
-                    preempted: run.preempted,
+                    preempted,
                     torn,
-                }
+                    unplaced,
+                };
             }
             Err(e) => {
                 return LiveRun {
@@ -734,6 +775,7 @@ pub fn run_live(ops: &[SliceOp]) -> LiveRun {
                     preempted: Vec::new(),
                     counters: None,
                     torn,
+                    unplaced,
                 }
             }
         }
@@ -756,10 +798,12 @@ pub fn run_live(ops: &[SliceOp]) -> LiveRun {
 /// and no grant expires, so the extra interleavings add no outcome.
 ///
 /// And in each window where the live child saw the competitor run outside
-/// a wait (`preempted`, [`preempted_outside_waits`]): a preemption before
-/// any step of the window, or in its syscall. The scheduler chose it, and
-/// it is allowed nowhere else: a kernel that clears `slice_ctrl` at a
-/// syscall with no switch still disagrees.
+/// a wait (`preempted`, [`preempted_outside_waits`]), or in every window of
+/// a run switched out with nothing to place the switch
+/// ([`preemption_windows`]): a preemption before any step of the window,
+/// or in its syscall. The scheduler chose it, and it is allowed nowhere
+/// else: a kernel that clears `slice_ctrl` at a syscall with no switch
+/// still disagrees.
 pub fn model_outcomes(
     entry: &VersionEntry,
     cfg: crate::config::Config,
@@ -904,6 +948,7 @@ pub fn cli_slice(
         (None, None) => probes(),
     };
     let mut repeated_runs = 0;
+    let (mut unplaced_runs, mut unplaced_disagreeing) = (0, 0);
     // For each torn run, what its child did. The probe's steps fault on
     // their own (the child's first run of libc's code after fork(), a stack
     // page's copy-on-write), so a torn run's counters mean something only
@@ -915,6 +960,27 @@ pub fn cli_slice(
         let run = run_live(&probe.ops);
         let live = run.live;
         repeated_runs += run.torn.len();
+        // How many of the runs repeated for an unplaced switch would have
+        // disagreed: what the repetition hides.
+        unplaced_runs += run.unplaced.len();
+        for u in &run.unplaced {
+            let (verdict, _, model) = judge(
+                &Ok(u.outcome.clone()),
+                model_outcomes(entry, choice.cfg, &probe.ops, &u.preempted),
+            );
+            if verdict != Verdict::Agree {
+                unplaced_disagreeing += 1;
+                if !json {
+                    println!(
+                        "  switched run of {} repeated: live {}; model {}; child: {}",
+                        probe.name,
+                        u.outcome.describe(),
+                        model.describe(),
+                        u.counters.describe()
+                    );
+                }
+            }
+        }
         torn_runs.extend(run.torn.into_iter().map(|t| (probe.name.clone(), t)));
         if let (true, Some(c)) = (probe.ops.iter().any(|o| o.waits()), run.counters) {
             *ordinary
@@ -940,12 +1006,14 @@ pub fn cli_slice(
                 ),
                 Verdict::Agree => println!("agree    {:<48} {live_text}", probe.name),
                 _ => println!(
-                    "{:<8} {:<48}\n         steps: {}\n         live:  {live_text}\n         model: {}\n         competitor ran outside a wait in the windows of steps: {:?}",
+                    "{:<8} {:<48}\n         steps: {}\n         live:  {live_text}\n         model: {}\n         competitor ran outside a wait in the windows of steps: {:?}\n         child: {}",
                     format!("{verdict:?}").to_uppercase(),
                     probe.name,
                     serde_json::to_string(&probe.ops).unwrap_or_default(),
                     model.describe(),
-                    run.preempted
+                    run.preempted,
+                    run.counters
+                        .map_or_else(|| "no counters (killed)".to_string(), |c| c.describe())
                 ),
             }
         }
@@ -988,6 +1056,10 @@ pub fn cli_slice(
             "interleavings of the agreeing probes: {}; runs repeated (torn_wait): {repeated_runs}; \
              runs whose competitor ran outside a wait: {preempted}",
             list.join(", ")
+        );
+        println!(
+            "runs without waits repeated because the child was switched out (switched_unplaced): \
+             {unplaced_runs}, of which {unplaced_disagreeing} disagreed with the model"
         );
         for (name, torn) in &torn_runs {
             let seen: Vec<String> = ordinary
@@ -1198,6 +1270,56 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn only_a_switch_without_a_competitor_to_place_it_repeats_a_run() {
+        let switched = |voluntary, involuntary, killed_by| ChildRun {
+            outcome: ProbeOutcome {
+                returns: Vec::new(),
+                killed_by,
+            },
+            counters: ChildCounters {
+                voluntary_switches: voluntary,
+                involuntary_switches: involuntary,
+                ..ChildCounters::default()
+            },
+            ..ChildRun::default()
+        };
+        // random_200_795's shape: stores, then syscalls, no wait.
+        let no_wait = vec![
+            SliceOp::Register {
+                len: 64,
+                flags: 2,
+                sig: super::super::SIG,
+            },
+            SliceOp::StoreSliceCtrl { value: 1 },
+            SliceOp::Prctl { op: PR_SET, arg: 3 },
+        ];
+        assert!(switched_unplaced(&no_wait, &switched(0, 1, None)));
+        assert!(switched_unplaced(&no_wait, &switched(1, 0, None)));
+        assert!(!switched_unplaced(&no_wait, &switched(0, 0, None)));
+        // A killed child wrote no counters: nothing to go by.
+        let sigsegv = Some(crate::abi::sig::SIGSEGV);
+        assert!(!switched_unplaced(&no_wait, &switched(0, 1, sigsegv)));
+        // With waits the competitor places each switch, and its waits
+        // switch the child out by design.
+        let waits = probe("grant_revoked_by_the_timer");
+        assert!(waits.iter().any(|o| o.waits()));
+        assert!(!switched_unplaced(&waits, &switched(2, 5, None)));
+        // The run judged after two repeats: a switch with nothing to place
+        // it may be in any recording step's window (0 and 2; the store at
+        // 1 records nothing); otherwise only where the competitor ran.
+        assert_eq!(
+            preemption_windows(&no_wait, &switched(0, 1, None)),
+            vec![0, 2]
+        );
+        assert!(preemption_windows(&no_wait, &switched(0, 0, None)).is_empty());
+        let placed = ChildRun {
+            preempted: vec![3],
+            ..switched(2, 5, None)
+        };
+        assert_eq!(preemption_windows(&waits, &placed), vec![3]);
     }
 
     #[test]
