@@ -67,7 +67,7 @@ fn every_child_is_reaped_and_cases_are_time_bounded() {
     let r = h.stall_child_for_test();
     let took = t.elapsed();
     assert!(
-        matches!(r, Err(LiveError::Harness(ref m)) if m.contains("timed out")),
+        matches!(r, Err(LiveError::TimedOut(ref m)) if m.contains("timed out")),
         "{r:?}"
     );
     assert!(

@@ -1120,7 +1120,7 @@ impl Harness {
         let r = unsafe { libc::poll(&mut pfd, 1, CASE_TIMEOUT_MS) };
         if r != 1 {
             let st = self.stop_child();
-            return Err(LiveError::Harness(format!(
+            return Err(LiveError::TimedOut(format!(
                 "case timed out after {CASE_TIMEOUT_MS} ms; child killed ({st})"
             )));
         }

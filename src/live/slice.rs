@@ -725,7 +725,7 @@ pub struct LiveRun {
 /// yet on a V2 area the switch clears `slice_ctrl`, and with the request
 /// bit set the interrupt that preempts may grant an extension that the
 /// next syscall revokes. Another task on the child's CPU (a kernel thread,
-/// the parent) does that: in 5,000 random probes on the slice kernel under
+/// the parent) or a migration of the unpinned child does that: in 5,000 random probes on the slice kernel under
 /// QEMU with three other machines running beside it (2026-12-08), two runs
 /// without waits read `slice_ctrl` 0 after a syscall where the program had
 /// stored the request. A child killed by a signal writes no counters.
