@@ -120,8 +120,9 @@ pub const MISMATCH_RERUNS: u32 = 3;
 /// How many times a live run that timed out is repeated. A machine that
 /// stalls (a virtual machine's CPU starved by its host) times a case out
 /// once: two of 30,000 random cases on the slice kernel under QEMU, with
-/// two other machines and a fuzzer beside it (2026-12-08), then agreed in
-/// 400 runs each. A case that hangs the kernel times out every time.
+/// another machine and a fuzzer beside it (2026-12-08), then agreed in 200
+/// runs each without a timeout. A case that hangs the kernel times out
+/// every time.
 pub const TIMEOUT_RERUNS: u32 = 1;
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
